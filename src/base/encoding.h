@@ -1,0 +1,132 @@
+// Byte-level encoding helpers for every on-disk and on-wire format Vigil writes:
+// fixed-width big-endian integers, varints (LEB128, zig-zag for signed), length-prefixed
+// strings, and bit streams for Gorilla-style chunks.
+//
+// Encbuf appends to a std::string it owns. Decbuf reads a borrowed byte range and records
+// the first error instead of throwing: after a failed read every later read returns 0 and
+// `err()` says what broke and at which offset, so decoders check once at the end.
+//
+// Thread-safety: none; each buffer belongs to one thread.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace vigil {
+
+inline uint64_t ZigZagEncode(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t ZigZagDecode(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+class Encbuf {
+ public:
+  void PutByte(uint8_t b) { buf_.push_back(static_cast<char>(b)); }
+  void PutBE16(uint16_t v);
+  void PutBE32(uint32_t v);
+  void PutBE64(uint64_t v);
+  void PutUvarint(uint64_t v);
+  void PutVarint(int64_t v) { PutUvarint(ZigZagEncode(v)); }
+  void PutBytes(std::string_view s) { buf_.append(s); }
+  // A uvarint length followed by the bytes.
+  void PutUvarintStr(std::string_view s) {
+    PutUvarint(s.size());
+    buf_.append(s);
+  }
+  void PutDouble(double d) { PutBE64(std::bit_cast<uint64_t>(d)); }
+
+  size_t size() const { return buf_.size(); }
+  const std::string& str() const { return buf_; }
+  std::string& mutable_str() { return buf_; }
+  std::string Release() { return std::move(buf_); }
+  void Reset() { buf_.clear(); }
+
+ private:
+  std::string buf_;
+};
+
+class Decbuf {
+ public:
+  Decbuf() = default;
+  explicit Decbuf(std::string_view b) : b_(b) {}
+
+  uint8_t Byte();
+  uint16_t BE16();
+  uint32_t BE32();
+  uint64_t BE64();
+  uint64_t Uvarint();
+  int64_t Varint() { return ZigZagDecode(Uvarint()); }
+  double Double() { return std::bit_cast<double>(BE64()); }
+  // Returns a view into the underlying bytes, valid as long as they are.
+  std::string_view Bytes(size_t n);
+  std::string_view UvarintStr() { return Bytes(Uvarint()); }
+  void Skip(size_t n) { Bytes(n); }
+
+  size_t remaining() const { return b_.size() - pos_; }
+  size_t offset() const { return pos_; }
+  std::string_view rest() const { return b_.substr(pos_); }
+  bool ok() const { return err_.ok(); }
+  const absl::Status& err() const { return err_; }
+  // Records an error found by the caller (e.g. an invalid enum value) at the current offset.
+  void Fail(std::string_view what);
+
+ private:
+  bool Need(size_t n);
+
+  std::string_view b_;
+  size_t pos_ = 0;
+  absl::Status err_;
+};
+
+// Writes bits most-significant first, as the Gorilla paper lays them out.
+class BitWriter {
+ public:
+  explicit BitWriter(std::string* out) : out_(out) {}
+
+  void WriteBit(bool bit) { WriteBits(bit ? 1 : 0, 1); }
+  // Writes the low `nbits` (0..64) of `v`.
+  void WriteBits(uint64_t v, int nbits);
+  // Bits written so far, including those of bytes already in `out`.
+  size_t bit_count() const { return out_->size() * 8 - free_bits_in_last_; }
+  // Reattaches to `out`, whose last byte has `free_bits` unused low bits.
+  void Resume(int free_bits) { free_bits_in_last_ = free_bits; }
+  int free_bits() const { return free_bits_in_last_; }
+
+ private:
+  std::string* out_;
+  int free_bits_in_last_ = 0;  // unused low bits in out_->back()
+};
+
+// Reads bits most-significant first from a borrowed byte range.
+class BitReader {
+ public:
+  BitReader() = default;
+  BitReader(const uint8_t* data, size_t n) : p_(data), end_(data + n) {}
+
+  // Returns false when fewer than `nbits` remain.
+  bool ReadBits(int nbits, uint64_t* v);
+  bool ReadBit(bool* bit) {
+    uint64_t v;
+    if (!ReadBits(1, &v)) return false;
+    *bit = v != 0;
+    return true;
+  }
+  size_t bits_left() const { return static_cast<size_t>(end_ - p_) * 8 + valid_ - 0; }
+
+ private:
+  void Refill();
+
+  const uint8_t* p_ = nullptr;
+  const uint8_t* end_ = nullptr;
+  uint64_t buf_ = 0;  // valid_ bits, left-aligned
+  int valid_ = 0;
+};
+
+}  // namespace vigil
