@@ -31,6 +31,12 @@ class WritableFile {
   virtual absl::Status Flush() = 0;
   // Flush + fsync (survives power loss).
   virtual absl::Status Sync() = 0;
+  // Makes durable the bytes that earlier Flush calls handed to the OS, without touching the
+  // buffer. Unlike every other method it may run on one thread while another thread
+  // Appends/Flushes the same file: the WAL's group commit and background syncer fsync while
+  // committers keep writing, so an fsync never stalls ingestion.
+  virtual absl::Status SyncFlushed() = 0;
+  // Flushes and releases the file; later calls fail. Does not fsync.
   virtual absl::Status Close() = 0;
   // Bytes appended so far, including buffered ones.
   virtual uint64_t Size() const = 0;
@@ -60,6 +66,7 @@ class FileSystem {
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> MapFile(const std::string& path) = 0;
 
+  // Exists and IsDir answer false (not an error) for an absent path.
   virtual absl::StatusOr<bool> Exists(const std::string& path) = 0;
   virtual absl::StatusOr<uint64_t> FileSize(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted.
@@ -77,14 +84,16 @@ class FileSystem {
   // fsync of a directory, so a rename or create in it is durable.
   virtual absl::Status SyncDir(const std::string& path) = 0;
 
-  // An exclusive lock on `path` (created if absent); fails if another holder has it.
+  // An exclusive lock on `path` (created if absent); fails with FailedPrecondition if
+  // another holder (another process, or another Lock call in this one) has it.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
 };
 
 // The real filesystem. Never null, never destroyed.
 FileSystem* Posix();
 
-// A fresh in-memory filesystem (for tests).
+// A fresh in-memory filesystem (for tests). Thread-safe; Link shares the file like a hard
+// link; MapFile returns a snapshot of the file at the time of the call.
 std::unique_ptr<FileSystem> NewMemFileSystem();
 
 // Joins path parts with '/'.
