@@ -1,0 +1,44 @@
+// Byte layout constants of the write-ahead log. docs/format/wal.md is the prose spec; the
+// two change together.
+//
+// Segment file (<dir>/00000001, ...; checkpoints use the same format in
+// <dir>/checkpoint.NNNNNNNN/):
+//   header:  magic "VWAL" (4) | format version (1) | reserved zeros (3)
+//   records: length u32 BE | crc32c u32 BE | record (length bytes)
+// A record starts with its type byte, which also names the payload's encoding, followed by
+// the payload. The CRC32C covers the record bytes (type + payload).
+//
+// Thread-safety: constants only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace vigil::storage::wal {
+
+inline constexpr std::string_view kSegmentMagic = "VWAL";
+inline constexpr uint8_t kSegmentFormatV1 = 1;
+inline constexpr size_t kSegmentHeaderSize = 8;
+
+// Record frame: length (4) + crc32c (4), then the record.
+inline constexpr size_t kRecordHeaderSize = 8;
+// A length above this is treated as corruption rather than an allocation request.
+inline constexpr uint32_t kMaxRecordSize = 256u << 20;
+
+// Segment file names are the segment index in 8 zero-padded decimal digits.
+inline constexpr int kSegmentNameDigits = 8;
+inline constexpr std::string_view kCheckpointPrefix = "checkpoint.";
+inline constexpr std::string_view kTmpSuffix = ".tmp";
+
+// The first byte of every record. It names both what the record holds and how the payload
+// is encoded, so a new encoding gets a new value and old logs stay readable. 0 is never
+// valid, so a zero-filled (preallocated or torn) tail can never parse as a record.
+enum class RecordType : uint8_t {
+  kInvalid = 0,
+  kSeries = 1,      // v1: see EncodeSeries in records.h
+  kSamples = 2,     // v1: see EncodeSamples
+  kTombstones = 3,  // v1: see EncodeTombstones
+};
+
+}  // namespace vigil::storage::wal
