@@ -1,0 +1,70 @@
+// Encode/decode throughput of the chunk codecs (samples per second) on node_exporter-like
+// series. Run: build/<dir>/src/storage/chunkenc/storage_chunkenc_bench
+#include <random>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "storage/chunkenc/block_codec.h"
+#include "storage/chunkenc/chunk.h"
+#include "storage/chunkenc/chunk_testutil.h"
+
+namespace vigil::storage::chunkenc {
+namespace {
+
+std::vector<model::Sample> Series(int kind, int n) {
+  std::mt19937_64 rng(kind);
+  return testutil::NodeExporterLike(kind, n, rng);
+}
+
+void BM_XorEncode(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 120);
+  for (auto _ : state) {
+    auto c = NewChunk(Encoding::kXor);
+    auto app = (*c)->NewAppender();
+    for (const auto& x : s) (*app)->Append(x.t, x.v);
+    benchmark::DoNotOptimize((*c)->bytes().data());
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_XorEncode)->DenseRange(0, 7);
+
+void BM_XorDecode(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 120);
+  auto c = NewChunk(Encoding::kXor);
+  auto app = (*c)->NewAppender();
+  for (const auto& x : s) (*app)->Append(x.t, x.v);
+  for (auto _ : state) {
+    auto it = (*c)->NewIterator();
+    double sum = 0;
+    while (it->Next()) sum += it->At().v;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_XorDecode)->DenseRange(0, 7);
+
+void BM_BlockEncode(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 480);
+  for (auto _ : state) {
+    auto enc = EncodeBlockChunk(s);
+    benchmark::DoNotOptimize(enc->data());
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_BlockEncode)->DenseRange(0, 7);
+
+void BM_BlockDecode(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 480);
+  auto enc = EncodeBlockChunk(s);
+  for (auto _ : state) {
+    auto it = NewIterator(Encoding::kBlock, *enc);
+    double sum = 0;
+    while (it->Next()) sum += it->At().v;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_BlockDecode)->DenseRange(0, 7);
+
+}  // namespace
+}  // namespace vigil::storage::chunkenc

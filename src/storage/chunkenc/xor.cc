@@ -1,0 +1,280 @@
+#include "storage/chunkenc/xor.h"
+
+#include <bit>
+
+#include "base/status.h"
+#include "fmt/format.h"
+#include "storage/chunkenc/chunk_format.h"
+
+namespace vigil::storage::chunkenc {
+namespace {
+
+int ReadCount(std::string_view b) {
+  if (b.size() < format::kCountBytes) return 0;
+  return static_cast<uint8_t>(b[0]) << 8 | static_cast<uint8_t>(b[1]);
+}
+
+// True if `v` fits a two's-complement field of `bits` bits.
+bool FitsSigned(int64_t v, int bits) {
+  int64_t lo = -(int64_t{1} << (bits - 1));
+  int64_t hi = (int64_t{1} << (bits - 1)) - 1;
+  return v >= lo && v <= hi;
+}
+
+int64_t SignExtend(uint64_t v, int bits) {
+  return static_cast<int64_t>(v << (64 - bits)) >> (64 - bits);
+}
+
+}  // namespace
+
+void WriteUvarintBits(BitWriter& w, uint64_t v) {
+  while (v >= 0x80) {
+    w.WriteBits((v & 0x7f) | 0x80, 8);
+    v >>= 7;
+  }
+  w.WriteBits(v, 8);
+}
+
+bool ReadUvarintBits(BitReader& r, uint64_t* v) {
+  uint64_t out = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint64_t c;
+    if (!r.ReadBits(8, &c)) return false;
+    if (shift == 63 && c > 1) return false;
+    out |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      *v = out;
+      return true;
+    }
+  }
+  return false;
+}
+
+void XorValueWriter::Write(BitWriter& w, double v) {
+  uint64_t bits = std::bit_cast<uint64_t>(v);
+  if (first_) {
+    w.WriteBits(bits, 64);
+    first_ = false;
+    prev_ = bits;
+    return;
+  }
+  uint64_t x = bits ^ prev_;
+  prev_ = bits;
+  if (x == 0) {
+    w.WriteBit(false);
+    return;
+  }
+  int lead = std::countl_zero(x);
+  int trail = std::countr_zero(x);
+  if (lead > format::kMaxLeading) lead = format::kMaxLeading;
+  if (leading_ != 0xff && lead >= leading_ && trail >= trailing_) {
+    // The meaningful bits fit the previous window: '10' + the window's bits.
+    w.WriteBits(0b10, 2);
+    w.WriteBits(x >> trailing_, 64 - leading_ - trailing_);
+    return;
+  }
+  int sig = 64 - lead - trail;
+  w.WriteBits(0b11, 2);
+  w.WriteBits(static_cast<uint64_t>(lead), format::kLeadingBits);
+  w.WriteBits(static_cast<uint64_t>(sig & 63), format::kSigBits);  // 64 is stored as 0
+  w.WriteBits(x >> trail, sig);
+  leading_ = lead;
+  trailing_ = trail;
+}
+
+bool XorValueReader::Read(BitReader& r, double* v) {
+  if (first_) {
+    if (!r.ReadBits(64, &prev_)) return false;
+    first_ = false;
+    *v = std::bit_cast<double>(prev_);
+    return true;
+  }
+  bool bit;
+  if (!r.ReadBit(&bit)) return false;
+  if (!bit) {
+    *v = std::bit_cast<double>(prev_);
+    return true;
+  }
+  if (!r.ReadBit(&bit)) return false;
+  if (bit) {
+    uint64_t lead, sig;
+    if (!r.ReadBits(format::kLeadingBits, &lead) || !r.ReadBits(format::kSigBits, &sig)) {
+      return false;
+    }
+    if (sig == 0) sig = 64;
+    if (lead + sig > 64) return false;
+    leading_ = static_cast<int>(lead);
+    trailing_ = static_cast<int>(64 - lead - sig);
+  } else if (leading_ == 0xff) {
+    return false;  // window reuse before any window was set
+  }
+  int sig = 64 - leading_ - trailing_;
+  uint64_t m;
+  if (!r.ReadBits(sig, &m)) return false;
+  prev_ ^= m << trailing_;
+  *v = std::bit_cast<double>(prev_);
+  return true;
+}
+
+XorChunk::XorChunk() : b_(format::kCountBytes, '\0') {}
+
+XorChunk::XorChunk(std::string bytes) : b_(std::move(bytes)) {}
+
+int XorChunk::num_samples() const { return ReadCount(b_); }
+
+class XorAppender final : public Appender {
+ public:
+  explicit XorAppender(XorChunk* c) : c_(c) {}
+
+  void Append(int64_t t, double v) override {
+    int n = c_->num_samples();
+    VIGIL_CHECK(n < format::kMaxSamplesPerChunk);
+    BitWriter w(&c_->b_);
+    w.Resume(c_->free_bits_);
+    if (n == 0) {
+      WriteUvarintBits(w, ZigZagEncode(t));
+    } else if (n == 1) {
+      delta_ = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+      WriteUvarintBits(w, delta_);
+    } else {
+      // Differences are taken modulo 2^64, so huge or negative gaps never overflow; a
+      // dod that fits no narrow bucket is written whole.
+      uint64_t delta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+      int64_t dod = static_cast<int64_t>(delta - delta_);
+      delta_ = delta;
+      if (dod == 0) {
+        w.WriteBit(false);
+      } else {
+        bool done = false;
+        for (const auto& b : format::kDodBuckets) {
+          if (FitsSigned(dod, b.value_bits)) {
+            w.WriteBits(b.prefix, b.prefix_bits);
+            w.WriteBits(static_cast<uint64_t>(dod), b.value_bits);
+            done = true;
+            break;
+          }
+        }
+        if (!done) {
+          w.WriteBits(format::kDodWidePrefix, format::kDodWidePrefixBits);
+          w.WriteBits(static_cast<uint64_t>(dod), 64);
+        }
+      }
+    }
+    values_.Write(w, v);
+    t_ = t;
+    c_->free_bits_ = w.free_bits();
+    ++n;
+    c_->b_[0] = static_cast<char>(n >> 8);
+    c_->b_[1] = static_cast<char>(n);
+  }
+
+  void Restore(int64_t t, uint64_t delta, double v, int leading, int trailing) {
+    t_ = t;
+    delta_ = delta;
+    values_.Restore(std::bit_cast<uint64_t>(v), leading, trailing);
+  }
+
+ private:
+  XorChunk* c_;
+  int64_t t_ = 0;
+  uint64_t delta_ = 0;
+  XorValueWriter values_;
+};
+
+absl::StatusOr<std::unique_ptr<Appender>> XorChunk::NewAppender() {
+  auto app = std::make_unique<XorAppender>(this);
+  if (num_samples() == 0) {
+    b_.assign(format::kCountBytes, '\0');
+    free_bits_ = 0;
+    return app;
+  }
+  // Decode to the end to recover the encoder's state.
+  XorIterator it(b_);
+  while (it.Next()) {
+  }
+  RETURN_IF_ERROR(Annotate(it.Err(), "append to xor chunk"));
+  size_t used = format::kCountBytes * 8 + it.bits_consumed();
+  if (used > b_.size() * 8 || b_.size() * 8 - used >= 8) {
+    return absl::DataLossError(
+        fmt::format("append to xor chunk: {} bytes hold only {} bits of samples", b_.size(), used));
+  }
+  free_bits_ = static_cast<int>(b_.size() * 8 - used);
+  model::Sample last = it.At();
+  app->Restore(last.t, it.delta(), last.v, it.values().leading(), it.values().trailing());
+  return app;
+}
+
+std::unique_ptr<Iterator> XorChunk::NewIterator() const {
+  return std::make_unique<XorIterator>(b_);
+}
+
+XorIterator::XorIterator(std::string_view bytes) {
+  if (bytes.size() < format::kCountBytes) {
+    Fail(fmt::format("xor chunk: {} bytes is shorter than its header", bytes.size()));
+    return;
+  }
+  count_ = ReadCount(bytes);
+  auto* p = reinterpret_cast<const uint8_t*>(bytes.data()) + format::kCountBytes;
+  size_t n = bytes.size() - format::kCountBytes;
+  br_ = BitReader(p, n);
+  total_bits_ = n * 8;
+}
+
+bool XorIterator::Fail(std::string_view what) {
+  if (err_.ok()) err_ = absl::DataLossError(std::string(what));
+  read_ = count_;  // never continue after an error
+  done_ = true;
+  return false;
+}
+
+bool XorIterator::Next() {
+  if (!err_.ok() || read_ >= count_) {
+    done_ = true;
+    return false;
+  }
+  if (read_ == 0) {
+    uint64_t zz;
+    if (!ReadUvarintBits(br_, &zz)) return Fail("xor chunk: bad first timestamp");
+    t_ = ZigZagDecode(zz);
+  } else if (read_ == 1) {
+    if (!ReadUvarintBits(br_, &delta_)) return Fail("xor chunk: bad first delta");
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+  } else {
+    int ones = 0;
+    while (ones < 4) {
+      bool bit;
+      if (!br_.ReadBit(&bit)) {
+        return Fail(fmt::format("xor chunk: truncated at sample {} of {}", read_, count_));
+      }
+      if (!bit) break;
+      ++ones;
+    }
+    int64_t dod = 0;
+    if (ones > 0) {
+      int width = ones == 4 ? 64 : format::kDodBuckets[ones - 1].value_bits;
+      uint64_t raw;
+      if (!br_.ReadBits(width, &raw)) {
+        return Fail(fmt::format("xor chunk: truncated at sample {} of {}", read_, count_));
+      }
+      dod = width == 64 ? static_cast<int64_t>(raw) : SignExtend(raw, width);
+    }
+    delta_ += static_cast<uint64_t>(dod);
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+  }
+  if (!vr_.Read(br_, &v_)) {
+    return Fail(fmt::format("xor chunk: corrupt value at sample {} of {}", read_, count_));
+  }
+  ++read_;
+  return true;
+}
+
+bool XorIterator::Seek(int64_t t) {
+  if (done_ || !err_.ok()) return false;
+  if (read_ > 0 && t_ >= t) return true;
+  while (Next()) {
+    if (t_ >= t) return true;
+  }
+  return false;
+}
+
+}  // namespace vigil::storage::chunkenc
