@@ -1,0 +1,487 @@
+#include "storage/head/head.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "base/status.h"
+#include "fmt/format.h"
+
+namespace vigil::storage::head {
+
+Head::Head(HeadOptions opts)
+    : opts_(std::move(opts)),
+      hash_stripes_(new HashStripe[kStripes]),
+      ref_stripes_(new RefStripe[kStripes]),
+      series_locks_(new std::mutex[kLockStripes]) {
+  for (auto& r : rejected_) r.store(0);
+}
+
+Head::~Head() = default;
+
+bool Head::LabelsEqual(
+    const MemSeries& s,
+    std::span<const std::pair<std::string_view, std::string_view>> labels) const {
+  if (s.labels.size() != labels.size() * 2) return false;
+  for (size_t i = 0; i < labels.size(); i++) {
+    if (symbols_.Get(s.labels[2 * i]) != labels[i].first ||
+        symbols_.Get(s.labels[2 * i + 1]) != labels[i].second) {
+      return false;
+    }
+  }
+  return true;
+}
+
+model::Labels Head::LabelsOf(const MemSeries& s, bool strip_tenant) const {
+  model::Labels out;
+  auto& v = out.mutable_vec();
+  v.reserve(s.labels.size() / 2);
+  for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
+    std::string_view name = symbols_.Get(s.labels[i]);
+    if (strip_tenant && name == kTenantLabel) continue;
+    v.push_back(model::Label{std::string(name), std::string(symbols_.Get(s.labels[i + 1]))});
+  }
+  return out;
+}
+
+absl::Status Head::CheckLimits(std::string_view tenant, std::string_view metric) {
+  const Limits& lim = opts_.limits;
+  std::lock_guard lock(limits_mu_);
+  TenantCounts& tc = tenants_[std::string(tenant)];
+  if (lim.max_series_per_tenant > 0 && tc.series >= lim.max_series_per_tenant) {
+    return RejectError(
+        Reject::kSeriesLimit,
+        fmt::format("cannot create series for metric \"{}\": tenant \"{}\" reached its limit of "
+                    "{} active series (max_series_per_tenant)",
+                    metric, tenant, lim.max_series_per_tenant));
+  }
+  int64_t& per_metric = tc.by_metric[std::string(metric)];
+  if (lim.max_series_per_metric > 0 && per_metric >= lim.max_series_per_metric) {
+    if (per_metric == 0) tc.by_metric.erase(std::string(metric));
+    return RejectError(
+        Reject::kSeriesLimit,
+        fmt::format("cannot create series for metric \"{}\": the metric reached its limit of {} "
+                    "active series in tenant \"{}\" (max_series_per_metric)",
+                    metric, lim.max_series_per_metric, tenant));
+  }
+  tc.series++;
+  per_metric++;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MemSeries*> Head::GetOrCreate(
+    std::span<const std::pair<std::string_view, std::string_view>> labels, uint64_t hash,
+    std::string_view tenant, bool check_limits, Ref forced_ref, bool pin, bool* created) {
+  *created = false;
+  HashStripe& hs = HashStripeFor(hash);
+  std::lock_guard hlock(hs.mu);
+  auto it = hs.by_hash.find(hash);
+  MemSeries* head_of_chain = it == hs.by_hash.end() ? nullptr : it->second;
+  for (MemSeries* s = head_of_chain; s != nullptr; s = s->next_in_bucket) {
+    if (LabelsEqual(*s, labels)) {
+      if (pin) s->pending.fetch_add(1, std::memory_order_acq_rel);
+      return s;
+    }
+  }
+  std::string_view metric;
+  for (const auto& [n, v] : labels) {
+    if (n == model::kMetricName) metric = v;
+  }
+  if (check_limits) {
+    RETURN_IF_ERROR(CheckLimits(tenant, metric));
+  } else {
+    std::lock_guard lock(limits_mu_);
+    TenantCounts& tc = tenants_[std::string(tenant)];
+    tc.series++;
+    tc.by_metric[std::string(metric)]++;
+  }
+  std::vector<SymbolId> syms;
+  syms.reserve(labels.size() * 2);
+  SymbolId tenant_sym = kNoSymbol;
+  for (const auto& [n, v] : labels) {
+    syms.push_back(symbols_.Intern(n));
+    syms.push_back(symbols_.Intern(v));
+    if (n == kTenantLabel) tenant_sym = syms.back();
+  }
+  Ref ref = forced_ref;
+  if (ref == 0) {
+    ref = next_ref_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    Ref next = next_ref_.load();
+    while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
+    }
+  }
+  auto owned = std::make_unique<MemSeries>(ref, hash, tenant_sym, std::move(syms));
+  MemSeries* s = owned.get();
+  if (pin) s->pending.fetch_add(1, std::memory_order_acq_rel);
+  s->next_in_bucket = head_of_chain;
+  hs.by_hash[hash] = s;
+  {
+    RefStripe& rs = RefStripeFor(ref);
+    std::lock_guard rlock(rs.mu);
+    rs.by_ref.emplace(ref, std::move(owned));
+  }
+  postings_.Add(ref, s->labels);
+  num_series_.fetch_add(1, std::memory_order_relaxed);
+  series_created_.fetch_add(1, std::memory_order_relaxed);
+  *created = true;
+  return s;
+}
+
+MemSeries* Head::PinByRef(Ref ref) const {
+  RefStripe& rs = RefStripeFor(ref);
+  std::lock_guard lock(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  if (it == rs.by_ref.end()) return nullptr;
+  it->second->pending.fetch_add(1, std::memory_order_acq_rel);
+  return it->second.get();
+}
+
+void Head::UpdateTimeBounds(int64_t t) {
+  int64_t cur = min_time_.load(std::memory_order_relaxed);
+  while (t < cur && !min_time_.compare_exchange_weak(cur, t, std::memory_order_relaxed)) {
+  }
+  cur = max_time_.load(std::memory_order_relaxed);
+  while (t > cur && !max_time_.compare_exchange_weak(cur, t, std::memory_order_relaxed)) {
+  }
+}
+
+RefList Head::Postings(const model::Matchers& matchers) const {
+  std::vector<RefList> positives;
+  std::vector<RefList> negatives;
+  for (const model::Matcher& m : matchers) {
+    SymbolId name = symbols_.Find(m.name());
+    bool matches_empty = m.MatchesEmpty();
+    if (name == kNoSymbol) {
+      // No series has this label: all of them match as "", or none do.
+      if (matches_empty) continue;
+      return {};
+    }
+    if (m.type() == model::MatchType::kEqual && !m.value().empty()) {
+      SymbolId v = symbols_.Find(m.value());
+      positives.push_back(v == kNoSymbol ? RefList{} : postings_.Get(name, v));
+      continue;
+    }
+    if (m.type() == model::MatchType::kRegexMatch && !m.set_matches().empty() && !matches_empty) {
+      std::vector<RefList> lists;
+      for (const auto& val : m.set_matches()) {
+        SymbolId v = symbols_.Find(val);
+        if (v != kNoSymbol) lists.push_back(postings_.Get(name, v));
+      }
+      positives.push_back(MergeLists(std::move(lists)));
+      continue;
+    }
+    // Scan the values of this label. A matcher that accepts "" also accepts every series
+    // without the label, so it is applied as "all minus the values it rejects" (the rule
+    // Prometheus's PostingsForMatchers follows).
+    std::vector<RefList> lists;
+    postings_.CollectValues(
+        name, [&](SymbolId v) { return m.Matches(symbols_.Get(v)) != matches_empty; }, &lists);
+    if (matches_empty) {
+      negatives.push_back(MergeLists(std::move(lists)));
+    } else {
+      positives.push_back(MergeLists(std::move(lists)));
+    }
+  }
+  RefList out = positives.empty() ? postings_.All() : IntersectLists(std::move(positives));
+  if (!negatives.empty() && !out.empty()) out = WithoutList(out, MergeLists(std::move(negatives)));
+  return out;
+}
+
+bool Head::Capture(Ref ref, int64_t mint, int64_t maxt, SeriesData* out) const {
+  RefStripe& rs = RefStripeFor(ref);
+  std::lock_guard rlock(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  if (it == rs.by_ref.end()) return false;
+  const MemSeries& s = *it->second;
+  out->ref = ref;
+  out->mint = mint;
+  out->maxt = maxt;
+  out->chunks.clear();
+  out->ooo.clear();
+  out->tombstones.clear();
+  {
+    std::lock_guard slock(SeriesLock(ref));
+    for (size_t i = 0; i < s.chunks.size(); i++) {
+      const HeadChunk& c = s.chunks[i];
+      if (c.maxt < mint || c.mint > maxt) continue;
+      if (i + 1 == s.chunks.size() && s.app != nullptr) {
+        // The open chunk keeps changing; readers get a private copy of its bytes.
+        out->chunks.push_back(HeadChunk{
+            c.mint, c.maxt, std::make_shared<chunkenc::XorChunk>(std::string(c.chunk->bytes()))});
+      } else {
+        out->chunks.push_back(c);
+      }
+    }
+    if (s.extra) {
+      for (const auto& smp : s.extra->ooo) {
+        if (smp.t >= mint && smp.t <= maxt) out->ooo.push_back(smp);
+      }
+      out->tombstones = s.extra->tombstones;
+    }
+  }
+  if (out->chunks.empty() && out->ooo.empty()) return false;
+  out->labels = LabelsOf(s, /*strip_tenant=*/false);
+  return true;
+}
+
+std::vector<std::shared_ptr<const SeriesData>> Head::SeriesInRange(int64_t mint,
+                                                                    int64_t maxt) const {
+  std::vector<std::shared_ptr<const SeriesData>> out;
+  for (Ref ref : postings_.All()) {
+    auto d = std::make_shared<SeriesData>();
+    if (Capture(ref, mint, maxt, d.get())) out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->labels < b->labels; });
+  return out;
+}
+
+absl::Status Head::Delete(std::string_view tenant, int64_t mint, int64_t maxt,
+                          const model::Matchers& matchers) {
+  model::Matchers ms = matchers;
+  ms.push_back(model::Matcher::MustMake(model::MatchType::kEqual, kTenantLabel, tenant));
+  RefList refs = Postings(ms);
+  if (refs.empty()) return absl::OkStatus();
+  std::vector<RefTombstone> stones;
+  stones.reserve(refs.size());
+  for (Ref r : refs) stones.push_back(RefTombstone{r, mint, maxt});
+  if (opts_.wal != nullptr) {
+    RETURN_IF_ERROR(Annotate(opts_.wal->LogTombstones(stones), "log tombstones"));
+  }
+  for (const auto& st : stones) ReplayTombstone(st.ref, st.mint, st.maxt);
+  return absl::OkStatus();
+}
+
+void Head::ReplayTombstone(Ref ref, int64_t mint, int64_t maxt) {
+  RefStripe& rs = RefStripeFor(ref);
+  std::lock_guard rlock(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  if (it == rs.by_ref.end()) return;
+  MemSeries& s = *it->second;
+  std::lock_guard slock(SeriesLock(ref));
+  if (!s.extra) s.extra = std::make_unique<SeriesExtra>();
+  auto& ts = s.extra->tombstones;
+  if (std::find(ts.begin(), ts.end(), Interval{mint, maxt}) == ts.end()) {
+    ts.push_back(Interval{mint, maxt});
+  }
+}
+
+int64_t Head::Truncate(int64_t t) {
+  int64_t cur = min_valid_time_.load();
+  while (t > cur && !min_valid_time_.compare_exchange_weak(cur, t)) {
+  }
+  std::vector<MemSeries*> candidates;
+  int64_t new_min = model::kMaxTime;
+  for (size_t i = 0; i < kStripes; i++) {
+    RefStripe& rs = ref_stripes_[i];
+    std::lock_guard rlock(rs.mu);
+    for (auto& [ref, s] : rs.by_ref) {
+      std::lock_guard slock(SeriesLock(ref));
+      int dropped = s->Truncate(t);
+      if (dropped > 0) num_chunks_.fetch_sub(dropped, std::memory_order_relaxed);
+      if (s->Empty()) {
+        if (s->pending.load() == 0) candidates.push_back(s.get());
+      } else {
+        new_min = std::min(new_min, s->MinTime());
+      }
+    }
+  }
+  int64_t removed = 0;
+  for (MemSeries* s : candidates) {
+    // Re-check under all three locks: an appender may have pinned it since.
+    HashStripe& hs = HashStripeFor(s->hash);
+    std::lock_guard hlock(hs.mu);
+    RefStripe& rs = RefStripeFor(s->ref);
+    std::lock_guard rlock(rs.mu);
+    {
+      std::lock_guard slock(SeriesLock(s->ref));
+      if (!s->Empty() || s->pending.load() != 0) continue;
+    }
+    auto it = hs.by_hash.find(s->hash);
+    VIGIL_CHECK(it != hs.by_hash.end());
+    if (it->second == s) {
+      if (s->next_in_bucket == nullptr) {
+        hs.by_hash.erase(it);
+      } else {
+        it->second = s->next_in_bucket;
+      }
+    } else {
+      MemSeries* p = it->second;
+      while (p->next_in_bucket != s) p = p->next_in_bucket;
+      p->next_in_bucket = s->next_in_bucket;
+    }
+    postings_.Delete(s->ref, s->labels);
+    {
+      std::lock_guard lock(limits_mu_);
+      std::string tenant;
+      std::string metric;
+      for (size_t i = 0; i + 1 < s->labels.size(); i += 2) {
+        std::string_view n = symbols_.Get(s->labels[i]);
+        if (n == kTenantLabel) tenant = symbols_.Get(s->labels[i + 1]);
+        if (n == model::kMetricName) metric = symbols_.Get(s->labels[i + 1]);
+      }
+      auto tit = tenants_.find(tenant);
+      if (tit != tenants_.end()) {
+        tit->second.series--;
+        auto mit = tit->second.by_metric.find(metric);
+        if (mit != tit->second.by_metric.end() && --mit->second <= 0) tit->second.by_metric.erase(mit);
+        if (tit->second.series <= 0) tenants_.erase(tit);
+      }
+    }
+    for (SymbolId id : s->labels) symbols_.Release(id);
+    rs.by_ref.erase(s->ref);
+    removed++;
+  }
+  num_series_.fetch_sub(removed, std::memory_order_relaxed);
+  series_removed_.fetch_add(removed, std::memory_order_relaxed);
+  min_time_.store(new_min);
+  if (new_min == model::kMaxTime) max_time_.store(model::kMinTime);
+  return removed;
+}
+
+void Head::ReplaySeries(Ref ref, const model::Labels& labels) {
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  pairs.reserve(labels.size());
+  std::string_view tenant = kDefaultTenant;
+  for (const auto& l : labels) {
+    pairs.emplace_back(l.name, l.value);
+    if (l.name == kTenantLabel) tenant = l.value;
+  }
+  bool created = false;
+  auto s = GetOrCreate(pairs, labels.Hash(), tenant, /*check_limits=*/false, ref,
+                       /*pin=*/false, &created);
+  VIGIL_CHECK(s.ok());
+  (*s)->wal_logged.store(true, std::memory_order_release);
+  if (!created && (*s)->ref != ref) {
+    // The same series was logged under two refs (it was dropped by GC and created again
+    // before a checkpoint caught up): route samples of the old ref to the live one.
+    replay_alias_[ref] = (*s)->ref;
+    Ref next = next_ref_.load();
+    while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
+    }
+  }
+}
+
+bool Head::ReplaySample(Ref ref, int64_t t, double v) {
+  if (!replay_alias_.empty()) {
+    auto a = replay_alias_.find(ref);
+    if (a != replay_alias_.end()) ref = a->second;
+  }
+  RefStripe& rs = RefStripeFor(ref);
+  std::lock_guard rlock(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  if (it == rs.by_ref.end()) return false;
+  if (t < min_valid_time()) return true;
+  MemSeries& s = *it->second;
+  Reject reject = Reject::kNone;
+  bool new_chunk = false;
+  bool stored;
+  {
+    std::lock_guard slock(SeriesLock(ref));
+    stored = s.Apply(t, v, opts_.out_of_order_window_ms, opts_.chunk_range_ms,
+                     opts_.max_samples_per_chunk, &reject, &new_chunk);
+  }
+  if (new_chunk) num_chunks_.fetch_add(1, std::memory_order_relaxed);
+  if (stored) {
+    UpdateTimeBounds(t);
+    samples_appended_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+bool Head::SeriesExists(Ref ref) const {
+  RefStripe& rs = RefStripeFor(ref);
+  std::lock_guard rlock(rs.mu);
+  return rs.by_ref.contains(ref);
+}
+
+int64_t Head::MinTime() const { return min_time_.load(); }
+int64_t Head::MaxTime() const { return max_time_.load(); }
+
+HeadStats Head::Stats() const {
+  HeadStats st;
+  st.series = num_series_.load();
+  st.chunks = num_chunks_.load();
+  st.min_time = MinTime();
+  st.max_time = MaxTime();
+  st.samples_appended = samples_appended_.load();
+  st.series_created = series_created_.load();
+  st.series_removed = series_removed_.load();
+  for (size_t i = 0; i < rejected_.size(); i++) st.samples_rejected[i] = rejected_[i].load();
+  return st;
+}
+
+size_t Head::MemoryBytes() const {
+  size_t b = 0;
+  for (size_t i = 0; i < kStripes; i++) {
+    RefStripe& rs = ref_stripes_[i];
+    std::lock_guard rlock(rs.mu);
+    for (const auto& [ref, s] : rs.by_ref) {
+      std::lock_guard slock(SeriesLock(ref));
+      b += s->MemoryBytes() + 2 * (sizeof(Ref) + sizeof(void*));  // two map slots
+    }
+  }
+  size_t pairs = 0;
+  postings_.ForEachPair([&](SymbolId, SymbolId, size_t n) { pairs += n; });
+  b += pairs * sizeof(Ref) + symbols_.string_bytes() + symbols_.size() * 48;
+  return b;
+}
+
+TsdbStatus Head::Status(std::string_view tenant, int limit) const {
+  TsdbStatus st;
+  absl::flat_hash_map<std::string, int64_t> by_metric, values_by_name, bytes_by_name, by_pair;
+  RefList refs;
+  if (tenant.empty()) {
+    refs = postings_.All();
+  } else {
+    refs = Postings({model::Matcher::MustMake(model::MatchType::kEqual, kTenantLabel, tenant)});
+  }
+  st.num_series = static_cast<int64_t>(refs.size());
+  st.min_time = model::kMaxTime;
+  st.max_time = model::kMinTime;
+  absl::flat_hash_map<std::pair<SymbolId, SymbolId>, int64_t> pair_counts;
+  for (Ref ref : refs) {
+    RefStripe& rs = RefStripeFor(ref);
+    std::lock_guard rlock(rs.mu);
+    auto it = rs.by_ref.find(ref);
+    if (it == rs.by_ref.end()) continue;
+    const MemSeries& s = *it->second;
+    for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
+      pair_counts[{s.labels[i], s.labels[i + 1]}]++;
+    }
+    std::lock_guard slock(SeriesLock(ref));
+    st.chunk_count += static_cast<int64_t>(s.chunks.size());
+    if (!s.Empty()) {
+      st.min_time = std::min(st.min_time, s.MinTime());
+      st.max_time = std::max(st.max_time, s.MaxTime());
+    }
+  }
+  for (const auto& [p, n] : pair_counts) {
+    std::string_view name = symbols_.Get(p.first);
+    std::string_view value = symbols_.Get(p.second);
+    if (name == kTenantLabel) continue;
+    st.num_label_pairs++;
+    if (name == model::kMetricName) by_metric[std::string(value)] += n;
+    values_by_name[std::string(name)]++;
+    bytes_by_name[std::string(name)] += static_cast<int64_t>(value.size()) * n;
+    by_pair[fmt::format("{}={}", name, value)] += n;
+  }
+  if (st.min_time == model::kMaxTime) st.min_time = st.max_time = 0;
+  auto top = [limit](absl::flat_hash_map<std::string, int64_t>& m) {
+    std::vector<TsdbStatus::Count> v;
+    v.reserve(m.size());
+    for (auto& [k, n] : m) v.push_back({k, n});
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+      return a.value != b.value ? a.value > b.value : a.name < b.name;
+    });
+    if (limit >= 0 && v.size() > static_cast<size_t>(limit)) v.resize(static_cast<size_t>(limit));
+    return v;
+  };
+  st.series_count_by_metric_name = top(by_metric);
+  st.label_value_count_by_label_name = top(values_by_name);
+  st.memory_in_bytes_by_label_name = top(bytes_by_name);
+  st.series_count_by_label_value_pair = top(by_pair);
+  return st;
+}
+
+}  // namespace vigil::storage::head

@@ -1,0 +1,227 @@
+// Head: the in-memory part of the storage engine. It holds the most recent samples of
+// every active series in open XOR chunks, indexes series by their labels (postings), and
+// serves appends and queries. The DB logs every commit to the WAL through a WalLogger
+// before the head applies it, replays the WAL into a fresh Head at startup, and
+// periodically persists the oldest part of the head into a block and truncates it.
+//
+// Series identity: the full label set including the reserved `__tenant__` label, hashed
+// with the same stable xxHash64 as model::Labels::Hash(). Refs are dense uint64 handed out
+// in creation order (replay restores them as logged).
+//
+// Thread-safety: every public method may be called from any thread. Appenders and
+// Queriers follow storage/appender.h and storage/querier.h. Internally: the series maps
+// are striped (hash -> series for lookups by labels, ref -> series for ownership), series
+// state is guarded by striped mutexes, postings and symbols have their own locks. Lock
+// order: hash stripe -> ref stripe -> series lock; postings and symbol locks are leaves.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/labels.h"
+#include "model/matcher.h"
+#include "storage/appender.h"
+#include "storage/db.h"
+#include "storage/head/mem_postings.h"
+#include "storage/head/mem_series.h"
+#include "storage/head/symbols.h"
+#include "storage/querier.h"
+
+namespace vigil::storage::head {
+
+inline constexpr std::string_view kTenantLabel = "__tenant__";
+
+// The records the head asks to be logged. Labels include `__tenant__`.
+struct RefSeries {
+  Ref ref;
+  model::Labels labels;
+};
+struct RefSample {
+  Ref ref;
+  int64_t t;
+  double v;
+};
+struct RefTombstone {
+  Ref ref;
+  int64_t mint;
+  int64_t maxt;
+};
+
+// Where commits go before they are applied (the DB wires this to the WAL). A failed Log
+// makes the commit fail with nothing applied.
+class WalLogger {
+ public:
+  virtual ~WalLogger() = default;
+  virtual absl::Status LogCommit(std::span<const RefSeries> series,
+                                 std::span<const RefSample> samples) = 0;
+  virtual absl::Status LogTombstones(std::span<const RefTombstone> tombstones) = 0;
+};
+
+struct HeadOptions {
+  // Chunks are cut at multiples of this (the block range), so blocks never split one.
+  int64_t chunk_range_ms = 2LL * 3600 * 1000;
+  int max_samples_per_chunk = 120;
+  int64_t out_of_order_window_ms = 0;
+  Limits limits;
+  // Not owned; null means nothing is logged (tests, or replay into a fresh head).
+  WalLogger* wal = nullptr;
+};
+
+struct HeadStats {
+  int64_t series = 0;
+  int64_t chunks = 0;
+  int64_t min_time = model::kMaxTime;  // kMaxTime / kMinTime when empty
+  int64_t max_time = model::kMinTime;
+  int64_t samples_appended = 0;
+  int64_t series_created = 0;
+  int64_t series_removed = 0;
+  int64_t samples_rejected[8] = {};
+};
+
+// One series' data in a time range, as captured under its lock. Used by queriers and by
+// block writing; independent of the head afterwards (chunks are shared immutable copies).
+struct SeriesData {
+  Ref ref = 0;
+  model::Labels labels;                                   // with __tenant__
+  std::vector<HeadChunk> chunks;                           // in time order, disjoint
+  std::vector<model::Sample> ooo;                          // sorted, within the range
+  std::vector<Interval> tombstones;
+  int64_t mint = model::kMinTime;
+  int64_t maxt = model::kMaxTime;
+};
+
+// Iterates the samples of a SeriesData within [mint, maxt], merging the out-of-order
+// buffer and skipping tombstoned ranges. Keeps `data` alive.
+std::unique_ptr<storage::SampleIterator> NewSeriesIterator(std::shared_ptr<const SeriesData> data);
+
+class Head {
+ public:
+  explicit Head(HeadOptions opts);
+  ~Head();
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  std::unique_ptr<storage::Appender> NewAppender(std::string_view tenant);
+  // A querier over the head for `tenant` (labels returned without __tenant__).
+  std::unique_ptr<storage::Querier> NewQuerier(std::string_view tenant, int64_t mint,
+                                               int64_t maxt);
+
+  // Refs of the series matching all `matchers` (the tenant matcher included by the
+  // caller when wanted), sorted by ref.
+  RefList Postings(const model::Matchers& matchers) const;
+  // Captures the data of `ref` in [mint, maxt]; false if the series is gone.
+  bool Capture(Ref ref, int64_t mint, int64_t maxt, SeriesData* out) const;
+  // Every series with data in [mint, maxt], sorted by labels (with __tenant__), for
+  // writing a block. Tombstones are applied by the iterator.
+  std::vector<std::shared_ptr<const SeriesData>> SeriesInRange(int64_t mint, int64_t maxt) const;
+
+  // Adds tombstones for matching series in [mint, maxt]; logs them first.
+  absl::Status Delete(std::string_view tenant, int64_t mint, int64_t maxt,
+                      const model::Matchers& matchers);
+
+  // Drops everything before `t` (already persisted in a block), refuses new samples
+  // older than it (kTooOld), and garbage-collects series left empty. Returns the number
+  // of series removed.
+  int64_t Truncate(int64_t t);
+  int64_t min_valid_time() const { return min_valid_time_.load(std::memory_order_acquire); }
+
+  // Replay entry points (no logging, no limits, no order errors reported).
+  void ReplaySeries(Ref ref, const model::Labels& labels);
+  // Returns false if `ref` is unknown.
+  bool ReplaySample(Ref ref, int64_t t, double v);
+  void ReplayTombstone(Ref ref, int64_t mint, int64_t maxt);
+  // Refs of live series, for WAL checkpoints (keep the series records of these).
+  bool SeriesExists(Ref ref) const;
+  Ref last_ref() const { return next_ref_.load() - 1; }
+
+  int64_t MinTime() const;  // kMaxTime if empty
+  int64_t MaxTime() const;  // kMinTime if empty
+  HeadStats Stats() const;
+  // Cardinality report for one tenant (empty tenant = all), top `limit` of each list.
+  TsdbStatus Status(std::string_view tenant, int limit) const;
+  // Approximate resident bytes of series, chunks, postings and symbols.
+  size_t MemoryBytes() const;
+
+  const HeadOptions& options() const { return opts_; }
+
+ private:
+  friend class HeadAppender;
+  friend class HeadQuerier;
+
+  static constexpr size_t kStripes = 1024;
+  static constexpr size_t kLockStripes = 4096;
+
+  struct HashStripe {
+    std::mutex mu;
+    absl::flat_hash_map<uint64_t, MemSeries*> by_hash;  // chain via next_in_bucket
+  };
+  struct RefStripe {
+    mutable std::mutex mu;
+    absl::flat_hash_map<Ref, std::unique_ptr<MemSeries>> by_ref;
+  };
+  struct TenantCounts {
+    int64_t series = 0;
+    absl::flat_hash_map<std::string, int64_t> by_metric;
+  };
+
+  std::mutex& SeriesLock(Ref ref) const { return series_locks_[ref & (kLockStripes - 1)]; }
+  HashStripe& HashStripeFor(uint64_t hash) { return hash_stripes_[hash & (kStripes - 1)]; }
+  RefStripe& RefStripeFor(Ref ref) const { return ref_stripes_[ref & (kStripes - 1)]; }
+
+  // True if series `s` has exactly `labels` (sorted, with the tenant pair).
+  bool LabelsEqual(const MemSeries& s, std::span<const std::pair<std::string_view, std::string_view>> labels) const;
+  model::Labels LabelsOf(const MemSeries& s, bool strip_tenant) const;
+
+  // Finds or creates the series with `labels` (sorted pairs including the tenant). On
+  // creation checks limits unless `check_limits` is false; `ref` forces the ref (replay).
+  // The returned series has `pending` incremented if `pin` is true.
+  absl::StatusOr<MemSeries*> GetOrCreate(
+      std::span<const std::pair<std::string_view, std::string_view>> labels, uint64_t hash,
+      std::string_view tenant, bool check_limits, Ref forced_ref, bool pin, bool* created);
+  // Looks up by ref and pins (pending++) the series; null if unknown.
+  MemSeries* PinByRef(Ref ref) const;
+  void Unpin(MemSeries* s) const { s->pending.fetch_sub(1, std::memory_order_acq_rel); }
+
+  absl::Status CheckLimits(std::string_view tenant, std::string_view metric);
+  void UpdateTimeBounds(int64_t t);
+  void CountReject(Reject r) { rejected_[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed); }
+
+  const HeadOptions opts_;
+  SymbolTable symbols_;
+  MemPostings postings_;
+  std::unique_ptr<HashStripe[]> hash_stripes_;
+  std::unique_ptr<RefStripe[]> ref_stripes_;
+  std::unique_ptr<std::mutex[]> series_locks_;
+  std::atomic<Ref> next_ref_{1};
+
+  std::mutex limits_mu_;
+  absl::flat_hash_map<std::string, TenantCounts> tenants_;
+
+  std::atomic<int64_t> min_valid_time_{model::kMinTime};
+  std::atomic<int64_t> min_time_{model::kMaxTime};
+  std::atomic<int64_t> max_time_{model::kMinTime};
+
+  std::atomic<int64_t> num_series_{0};
+  std::atomic<int64_t> num_chunks_{0};
+  std::atomic<int64_t> samples_appended_{0};
+  std::atomic<int64_t> series_created_{0};
+  std::atomic<int64_t> series_removed_{0};
+  std::array<std::atomic<int64_t>, 8> rejected_{};
+
+  // Old ref -> live ref for series logged twice under different refs. Written and read
+  // only by the single replay thread, before the head serves anything.
+  absl::flat_hash_map<Ref, Ref> replay_alias_;
+};
+
+}  // namespace vigil::storage::head

@@ -1,0 +1,269 @@
+// The head's read path: series iterators over captured chunks and the head Querier.
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "base/status.h"
+#include "storage/head/head.h"
+
+namespace vigil::storage::head {
+namespace {
+
+// Merges the in-order chunks with the out-of-order buffer, clips to [mint, maxt] and
+// skips tombstoned samples. On equal timestamps the in-order sample wins.
+class SeriesIterator final : public storage::SampleIterator {
+ public:
+  explicit SeriesIterator(std::shared_ptr<const SeriesData> d) : d_(std::move(d)) {}
+
+  bool Next() override {
+    if (done_) return false;
+    Prime(d_->mint);
+    return Take();
+  }
+
+  bool Seek(int64_t t) override {
+    if (done_) return false;
+    if (has_cur_ && cur_.t >= t) return true;
+    t = std::max(t, d_->mint);
+    Prime(t);
+    if (in_valid_ && in_.t < t) SeekIn(t);
+    const auto& ooo = d_->ooo;
+    while (oi_ < ooo.size() && ooo[oi_].t < t) oi_++;
+    return Take();
+  }
+
+  model::Sample At() const override { return cur_; }
+  absl::Status Err() const override { return err_; }
+
+ private:
+  void Prime(int64_t t) {
+    if (primed_) return;
+    primed_ = true;
+    SeekIn(t);
+    const auto& ooo = d_->ooo;
+    oi_ = static_cast<size_t>(
+        std::lower_bound(ooo.begin(), ooo.end(), t,
+                         [](const model::Sample& s, int64_t t) { return s.t < t; }) -
+        ooo.begin());
+  }
+
+  // Positions the in-order cursor at the first sample >= t.
+  void SeekIn(int64_t t) {
+    in_valid_ = false;
+    for (;;) {
+      if (!cit_) {
+        while (ci_ < d_->chunks.size() && d_->chunks[ci_].maxt < t) ci_++;
+        if (ci_ >= d_->chunks.size()) return;
+        cit_ = d_->chunks[ci_++].chunk->NewIterator();
+      }
+      if (cit_->Seek(t)) {
+        in_ = cit_->At();
+        in_valid_ = true;
+        return;
+      }
+      if (!cit_->Err().ok()) {
+        err_ = cit_->Err();
+        return;
+      }
+      cit_.reset();
+    }
+  }
+
+  void NextIn() {
+    in_valid_ = false;
+    for (;;) {
+      if (!cit_) {
+        if (ci_ >= d_->chunks.size()) return;
+        cit_ = d_->chunks[ci_++].chunk->NewIterator();
+      }
+      if (cit_->Next()) {
+        in_ = cit_->At();
+        in_valid_ = true;
+        return;
+      }
+      if (!cit_->Err().ok()) {
+        err_ = cit_->Err();
+        return;
+      }
+      cit_.reset();
+    }
+  }
+
+  // Consumes the smallest pending sample that is in range and not deleted.
+  bool Take() {
+    const auto& ooo = d_->ooo;
+    for (;;) {
+      if (!err_.ok()) return Finish();
+      bool have_ooo = oi_ < ooo.size();
+      if (!in_valid_ && !have_ooo) return Finish();
+      model::Sample s;
+      if (in_valid_ && (!have_ooo || in_.t <= ooo[oi_].t)) {
+        s = in_;
+        if (have_ooo && ooo[oi_].t == in_.t) oi_++;
+        NextIn();
+      } else {
+        s = ooo[oi_++];
+      }
+      if (s.t > d_->maxt) return Finish();
+      if (s.t < d_->mint || IsDeleted(d_->tombstones, s.t)) continue;
+      cur_ = s;
+      has_cur_ = true;
+      return true;
+    }
+  }
+
+  bool Finish() {
+    done_ = true;
+    has_cur_ = false;
+    return false;
+  }
+
+  std::shared_ptr<const SeriesData> d_;
+  size_t ci_ = 0;
+  std::unique_ptr<chunkenc::Iterator> cit_;
+  bool in_valid_ = false;
+  model::Sample in_{0, 0};
+  size_t oi_ = 0;
+  bool primed_ = false;
+  bool done_ = false;
+  bool has_cur_ = false;
+  model::Sample cur_{0, 0};
+  absl::Status err_;
+};
+
+class CapturedSeries final : public storage::Series {
+ public:
+  CapturedSeries(model::Labels labels, std::shared_ptr<const SeriesData> d)
+      : labels_(std::move(labels)), d_(std::move(d)) {}
+  const model::Labels& labels() const override { return labels_; }
+  std::unique_ptr<storage::SampleIterator> Iterator() const override {
+    return NewSeriesIterator(d_);
+  }
+
+ private:
+  model::Labels labels_;
+  std::shared_ptr<const SeriesData> d_;
+};
+
+class VectorSeriesSet final : public storage::SeriesSet {
+ public:
+  explicit VectorSeriesSet(std::vector<CapturedSeries> series) : series_(std::move(series)) {}
+  bool Next() override {
+    if (i_ >= series_.size()) return false;
+    i_++;
+    return true;
+  }
+  const storage::Series& At() const override { return series_[i_ - 1]; }
+  absl::Status Err() const override { return absl::OkStatus(); }
+
+ private:
+  std::vector<CapturedSeries> series_;
+  size_t i_ = 0;
+};
+
+model::Labels StripTenant(const model::Labels& l) {
+  model::Labels out;
+  auto& v = out.mutable_vec();
+  v.reserve(l.size());
+  for (const auto& p : l) {
+    if (p.name != kTenantLabel) v.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<storage::SampleIterator> NewSeriesIterator(std::shared_ptr<const SeriesData> d) {
+  return std::make_unique<SeriesIterator>(std::move(d));
+}
+
+class HeadQuerier final : public storage::Querier {
+ public:
+  HeadQuerier(Head* head, std::string_view tenant, int64_t mint, int64_t maxt)
+      : head_(head), tenant_(tenant), mint_(mint), maxt_(maxt) {}
+
+  std::unique_ptr<storage::SeriesSet> Select(bool sorted, const storage::SelectHints&,
+                                             const model::Matchers& matchers) override {
+    std::vector<CapturedSeries> out;
+    for (Ref ref : head_->Postings(WithTenant(matchers))) {
+      auto d = std::make_shared<SeriesData>();
+      if (!head_->Capture(ref, mint_, maxt_, d.get())) continue;
+      model::Labels l = StripTenant(d->labels);
+      out.emplace_back(std::move(l), std::move(d));
+    }
+    if (sorted) {
+      std::sort(out.begin(), out.end(), [](const CapturedSeries& a, const CapturedSeries& b) {
+        return a.labels() < b.labels();
+      });
+    }
+    return std::make_unique<VectorSeriesSet>(std::move(out));
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelValues(std::string_view name,
+                                                       const model::Matchers& matchers) override {
+    if (name == kTenantLabel) return std::vector<std::string>{};
+    SymbolId name_id = head_->symbols_.Find(name);
+    if (name_id == kNoSymbol) return std::vector<std::string>{};
+    absl::flat_hash_set<SymbolId> ids;
+    ForEachSelected(matchers, [&](const MemSeries& s) {
+      for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
+        if (s.labels[i] == name_id) ids.insert(s.labels[i + 1]);
+      }
+    });
+    return Strings(ids);
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelNames(const model::Matchers& matchers) override {
+    absl::flat_hash_set<SymbolId> ids;
+    ForEachSelected(matchers, [&](const MemSeries& s) {
+      for (size_t i = 0; i + 1 < s.labels.size(); i += 2) ids.insert(s.labels[i]);
+    });
+    std::vector<std::string> out = Strings(ids);
+    out.erase(std::remove(out.begin(), out.end(), kTenantLabel), out.end());
+    return out;
+  }
+
+ private:
+  model::Matchers WithTenant(const model::Matchers& ms) const {
+    model::Matchers out = ms;
+    out.push_back(model::Matcher::MustMake(model::MatchType::kEqual, kTenantLabel, tenant_));
+    return out;
+  }
+
+  // Calls fn for every selected series that has data in the querier's range. Labels are
+  // immutable, so only the ref stripe lock is needed to keep the series alive.
+  template <typename Fn>
+  void ForEachSelected(const model::Matchers& matchers, Fn fn) {
+    for (Ref ref : head_->Postings(WithTenant(matchers))) {
+      Head::RefStripe& rs = head_->RefStripeFor(ref);
+      std::lock_guard rlock(rs.mu);
+      auto it = rs.by_ref.find(ref);
+      if (it == rs.by_ref.end()) continue;
+      const MemSeries& s = *it->second;
+      {
+        std::lock_guard slock(head_->SeriesLock(ref));
+        if (s.Empty() || s.MaxTime() < mint_ || s.MinTime() > maxt_) continue;
+      }
+      fn(s);
+    }
+  }
+
+  std::vector<std::string> Strings(const absl::flat_hash_set<SymbolId>& ids) const {
+    std::vector<std::string> out;
+    out.reserve(ids.size());
+    for (SymbolId id : ids) out.emplace_back(head_->symbols_.Get(id));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Head* head_;
+  std::string tenant_;
+  int64_t mint_;
+  int64_t maxt_;
+};
+
+std::unique_ptr<storage::Querier> Head::NewQuerier(std::string_view tenant, int64_t mint,
+                                                   int64_t maxt) {
+  return std::make_unique<HeadQuerier>(this, tenant, mint, maxt);
+}
+
+}  // namespace vigil::storage::head

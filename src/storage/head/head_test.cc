@@ -1,0 +1,433 @@
+#include "storage/head/head.h"
+
+#include <map>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vigil::storage::head {
+namespace {
+
+using model::Labels;
+using model::Matcher;
+using model::MatchType;
+using model::Sample;
+using ::testing::HasSubstr;
+
+using Result = std::map<std::string, std::vector<Sample>>;
+
+Result Read(Querier& q, const model::Matchers& ms) {
+  Result out;
+  auto set = q.Select(true, {}, ms);
+  while (set->Next()) {
+    auto it = set->At().Iterator();
+    auto& v = out[set->At().labels().ToString()];
+    while (it->Next()) v.push_back(it->At());
+    EXPECT_TRUE(it->Err().ok());
+  }
+  EXPECT_TRUE(set->Err().ok());
+  return out;
+}
+
+Result ReadAll(Head& h, std::string_view tenant = kDefaultTenant, int64_t mint = model::kMinTime,
+               int64_t maxt = model::kMaxTime) {
+  auto q = h.NewQuerier(tenant, mint, maxt);
+  return Read(*q, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".+")});
+}
+
+Labels Series(std::string_view name, std::string_view instance = "a") {
+  return Labels{{"__name__", name}, {"instance", instance}, {"job", "node"}};
+}
+
+TEST(Head, SamplesBecomeVisibleOnlyAfterCommit) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  ASSERT_TRUE(app->Append(0, Series("up"), 1000, 1).ok());
+  EXPECT_TRUE(ReadAll(h).empty());
+  ASSERT_TRUE(app->Commit().ok());
+  Result r = ReadAll(h);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.begin()->first, "up{instance=\"a\", job=\"node\"}");
+  EXPECT_EQ(r.begin()->second, (std::vector<Sample>{{1000, 1}}));
+}
+
+TEST(Head, RollbackDropsPendingSamples) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  ASSERT_TRUE(app->Append(0, Series("up"), 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(app->Append(0, Series("up"), 2000, 2).ok());
+  app->Rollback();
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second, (std::vector<Sample>{{1000, 1}}));
+  // The rolled back timestamp can be written again.
+  ASSERT_TRUE(app->Append(0, Series("up"), 2000, 3).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second, (std::vector<Sample>{{1000, 1}, {2000, 3}}));
+}
+
+TEST(Head, RefFromAppendSkipsTheLabelLookup) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  auto ref = app->Append(0, Series("up"), 1000, 1);
+  ASSERT_TRUE(ref.ok());
+  auto ref2 = app->Append(*ref, Labels{}, 2000, 2);
+  ASSERT_TRUE(ref2.ok());
+  EXPECT_EQ(*ref, *ref2);
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second.size(), 2u);
+}
+
+TEST(Head, RejectsEachBadSampleWithItsReason) {
+  struct Case {
+    const char* name;
+    Labels labels;
+    int64_t t;
+    double v;
+    Reject want;
+  };
+  Labels unsorted;
+  unsorted.mutable_vec() = {{"job", "x"}, {"__name__", "up"}};
+  Labels repeated;
+  repeated.mutable_vec() = {{"__name__", "up"}, {"job", "x"}, {"job", "y"}};
+  std::vector<Case> cases = {
+      {"accepted", Series("up"), 3000, 1, Reject::kNone},
+      {"empty labels", Labels{}, 3000, 1, Reject::kInvalidLabels},
+      {"unsorted labels", unsorted, 3000, 1, Reject::kInvalidLabels},
+      {"repeated label name", repeated, 3000, 1, Reject::kInvalidLabels},
+      {"reserved tenant label", Labels{{"__name__", "up"}, {"__tenant__", "x"}}, 3000, 1,
+       Reject::kInvalidLabels},
+      {"older than newest", Series("up"), 1000, 1, Reject::kOutOfOrder},
+      {"same time other value", Series("up"), 2000, 5, Reject::kDuplicate},
+      {"same time same value", Series("up"), 2000, 2, Reject::kNone},
+      {"before persisted data", Series("other"), 10, 1, Reject::kTooOld},
+  };
+  for (const auto& c : cases) {
+    Head h({});
+    auto app = h.NewAppender(kDefaultTenant);
+    ASSERT_TRUE(app->Append(0, Series("up"), 2000, 2).ok());
+    ASSERT_TRUE(app->Commit().ok());
+    h.Truncate(100);
+    auto r = app->Append(0, c.labels, c.t, c.v);
+    EXPECT_EQ(RejectOf(r.status()), c.want) << c.name << ": " << r.status();
+    EXPECT_EQ(r.ok(), c.want == Reject::kNone) << c.name;
+    ASSERT_TRUE(app->Commit().ok());
+    if (c.want != Reject::kNone) {
+      EXPECT_EQ(h.Stats().samples_rejected[static_cast<int>(c.want)], 1) << c.name;
+    }
+  }
+}
+
+TEST(Head, SameTimestampSameValueIsAcceptedSilently) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  ASSERT_TRUE(app->Append(0, Series("up"), 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(app->Append(0, Series("up"), 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second.size(), 1u);
+  // The staleness marker is compared bit for bit, like any value.
+  ASSERT_TRUE(app->Append(0, Series("up"), 2000, model::StaleNaN()).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_TRUE(app->Append(0, Series("up"), 2000, model::StaleNaN()).ok());
+  auto r = app->Append(0, Series("up"), 2000, std::nan(""));
+  EXPECT_EQ(RejectOf(r.status()), Reject::kDuplicate);
+}
+
+TEST(Head, PerTenantLimitNamesTheLimitMetricAndTenant) {
+  HeadOptions o;
+  o.limits.max_series_per_tenant = 2;
+  Head h(o);
+  auto app = h.NewAppender("acme");
+  ASSERT_TRUE(app->Append(0, Series("a"), 1000, 1).ok());
+  ASSERT_TRUE(app->Append(0, Series("b"), 1000, 1).ok());
+  auto r = app->Append(0, Series("c"), 1000, 1);
+  ASSERT_EQ(RejectOf(r.status()), Reject::kSeriesLimit);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("max_series_per_tenant"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"c\""));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"acme\""));
+  // Existing series keep being accepted; other tenants are not affected.
+  EXPECT_TRUE(app->Append(0, Series("a"), 2000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  auto other = h.NewAppender("other");
+  EXPECT_TRUE(other->Append(0, Series("c"), 1000, 1).ok());
+}
+
+TEST(Head, PerMetricLimitNamesTheLimitMetricAndTenant) {
+  HeadOptions o;
+  o.limits.max_series_per_metric = 1;
+  Head h(o);
+  auto app = h.NewAppender("acme");
+  ASSERT_TRUE(app->Append(0, Series("a", "1"), 1000, 1).ok());
+  ASSERT_TRUE(app->Append(0, Series("b", "1"), 1000, 1).ok());
+  auto r = app->Append(0, Series("a", "2"), 1000, 1);
+  ASSERT_EQ(RejectOf(r.status()), Reject::kSeriesLimit);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("max_series_per_metric"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"a\""));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"acme\""));
+  EXPECT_TRUE(app->Append(0, Series("a", "1"), 2000, 1).ok());
+}
+
+TEST(Head, TenantsCannotSeeEachOthersSeries) {
+  Head h({});
+  auto a = h.NewAppender("a");
+  auto b = h.NewAppender("b");
+  auto ref_a = a->Append(0, Series("up"), 1000, 1);
+  ASSERT_TRUE(ref_a.ok());
+  ASSERT_TRUE(b->Append(0, Series("up"), 1000, 2).ok());
+  ASSERT_TRUE(a->Commit().ok());
+  ASSERT_TRUE(b->Commit().ok());
+  EXPECT_EQ(ReadAll(h, "a").begin()->second, (std::vector<Sample>{{1000, 1}}));
+  EXPECT_EQ(ReadAll(h, "b").begin()->second, (std::vector<Sample>{{1000, 2}}));
+  EXPECT_TRUE(ReadAll(h, "c").empty());
+  // A ref handed to tenant a does not let tenant b write into a's series.
+  auto r = b->Append(*ref_a, Series("up"), 2000, 9);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(*r, *ref_a);
+  ASSERT_TRUE(b->Commit().ok());
+  EXPECT_EQ(ReadAll(h, "a").begin()->second.size(), 1u);
+  auto q = h.NewQuerier("a", model::kMinTime, model::kMaxTime);
+  EXPECT_EQ(*q->LabelNames({}), (std::vector<std::string>{"__name__", "instance", "job"}));
+  EXPECT_TRUE(q->LabelValues("__tenant__", {})->empty());
+}
+
+TEST(Head, OutOfOrderWindowAcceptsLateSamplesAndMergesThemIntoReads) {
+  HeadOptions o;
+  o.out_of_order_window_ms = 10000;
+  Head h(o);
+  auto app = h.NewAppender(kDefaultTenant);
+  for (int64_t t : {10000, 20000, 30000}) ASSERT_TRUE(app->Append(0, Series("up"), t, t).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(app->Append(0, Series("up"), 25000, 25).ok());
+  ASSERT_TRUE(app->Append(0, Series("up"), 21000, 21).ok());
+  EXPECT_EQ(RejectOf(app->Append(0, Series("up"), 15000, 15).status()), Reject::kOutOfOrder);
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(RejectOf(app->Append(0, Series("up"), 25000, 26).status()), Reject::kDuplicate);
+  EXPECT_EQ(ReadAll(h).begin()->second,
+            (std::vector<Sample>{{10000, 10000}, {20000, 20000}, {21000, 21}, {25000, 25},
+                                 {30000, 30000}}));
+  // Seek lands on out-of-order samples too.
+  auto q = h.NewQuerier(kDefaultTenant, 21000, 26000);
+  auto set = q->Select(false, {}, {Matcher::MustMake(MatchType::kEqual, "__name__", "up")});
+  ASSERT_TRUE(set->Next());
+  auto it = set->At().Iterator();
+  ASSERT_TRUE(it->Seek(22000));
+  EXPECT_EQ(it->At(), (Sample{25000, 25}));
+  EXPECT_FALSE(it->Next());
+}
+
+TEST(Head, CutsChunksEvery120SamplesAndAtBlockBoundaries) {
+  HeadOptions o;
+  o.chunk_range_ms = 1000000;
+  Head h(o);
+  auto app = h.NewAppender(kDefaultTenant);
+  for (int i = 0; i < 240; i++) ASSERT_TRUE(app->Append(0, Series("up"), i * 1000, i).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(h.Stats().chunks, 2);
+  ASSERT_TRUE(app->Append(0, Series("up"), 1000000, 1).ok());  // crosses a boundary
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(h.Stats().chunks, 3);
+  EXPECT_EQ(ReadAll(h).begin()->second.size(), 241u);
+  EXPECT_EQ(ReadAll(h, kDefaultTenant, 5000, 7000).begin()->second,
+            (std::vector<Sample>{{5000, 5}, {6000, 6}, {7000, 7}}));
+}
+
+TEST(Head, SelectsWithEveryMatcherType) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  ASSERT_TRUE(app->Append(0, Labels{{"__name__", "m"}, {"a", "1"}}, 1, 1).ok());
+  ASSERT_TRUE(app->Append(0, Labels{{"__name__", "m"}, {"a", "2"}}, 1, 1).ok());
+  ASSERT_TRUE(app->Append(0, Labels{{"__name__", "m"}, {"b", "1"}}, 1, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  struct Case {
+    Matcher m;
+    std::vector<std::string> want;
+  };
+  std::vector<Case> cases = {
+      {Matcher::MustMake(MatchType::kEqual, "a", "1"), {"m{a=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kEqual, "a", ""), {"m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kNotEqual, "a", "1"), {"m{a=\"2\"}", "m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kNotEqual, "a", ""), {"m{a=\"1\"}", "m{a=\"2\"}"}},
+      {Matcher::MustMake(MatchType::kRegexMatch, "a", "1|2"), {"m{a=\"1\"}", "m{a=\"2\"}"}},
+      {Matcher::MustMake(MatchType::kRegexMatch, "a", "2|"), {"m{a=\"2\"}", "m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kRegexMatch, "a", ".*"),
+       {"m{a=\"1\"}", "m{a=\"2\"}", "m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kRegexNoMatch, "a", "1"), {"m{a=\"2\"}", "m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kRegexNoMatch, "a", ".+"), {"m{b=\"1\"}"}},
+      {Matcher::MustMake(MatchType::kEqual, "zzz", "1"), {}},
+      {Matcher::MustMake(MatchType::kNotEqual, "zzz", "1"),
+       {"m{a=\"1\"}", "m{a=\"2\"}", "m{b=\"1\"}"}},
+  };
+  auto q = h.NewQuerier(kDefaultTenant, model::kMinTime, model::kMaxTime);
+  for (const auto& c : cases) {
+    std::vector<std::string> got;
+    for (const auto& [k, v] : Read(*q, {c.m})) got.push_back(k);
+    EXPECT_EQ(got, c.want) << c.m.ToString();
+  }
+  EXPECT_EQ(*q->LabelValues("a", {}), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(*q->LabelValues("a", {Matcher::MustMake(MatchType::kEqual, "a", "2")}),
+            (std::vector<std::string>{"2"}));
+  EXPECT_EQ(*q->LabelNames({Matcher::MustMake(MatchType::kEqual, "b", "1")}),
+            (std::vector<std::string>{"__name__", "b"}));
+}
+
+TEST(Head, TruncateDropsPersistedDataAndCollectsEmptySeries) {
+  HeadOptions o;
+  o.chunk_range_ms = 10000;
+  Head h(o);
+  auto app = h.NewAppender(kDefaultTenant);
+  for (int64_t t = 0; t < 10000; t += 1000) ASSERT_TRUE(app->Append(0, Series("old"), t, 1).ok());
+  for (int64_t t = 0; t < 20000; t += 1000) ASSERT_TRUE(app->Append(0, Series("new"), t, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(h.Stats().series, 2);
+  EXPECT_EQ(h.Truncate(10000), 1);
+  EXPECT_EQ(h.Stats().series, 1);
+  EXPECT_EQ(h.Stats().series_removed, 1);
+  EXPECT_EQ(h.MinTime(), 10000);
+  Result r = ReadAll(h);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.begin()->second.front().t, 10000);
+  EXPECT_EQ(RejectOf(app->Append(0, Series("new"), 5000, 1).status()), Reject::kTooOld);
+  // The collected series can be created again (its symbols were released and reused).
+  auto ref = app->Append(0, Series("old"), 30000, 1);
+  ASSERT_TRUE(ref.ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).size(), 2u);
+}
+
+TEST(Head, DeleteHidesSamplesOfMatchingSeries) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  for (int64_t t = 1; t <= 5; t++) {
+    ASSERT_TRUE(app->Append(0, Series("a"), t, t).ok());
+    ASSERT_TRUE(app->Append(0, Series("b"), t, t).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(h.Delete(kDefaultTenant, 2, 4, {Matcher::MustMake(MatchType::kEqual, "__name__", "a")})
+                  .ok());
+  ASSERT_TRUE(h.Delete("other", 0, 10, {Matcher::MustMake(MatchType::kEqual, "__name__", "b")})
+                  .ok());
+  Result r = ReadAll(h);
+  EXPECT_EQ(r["a{instance=\"a\", job=\"node\"}"], (std::vector<Sample>{{1, 1}, {5, 5}}));
+  EXPECT_EQ(r["b{instance=\"a\", job=\"node\"}"].size(), 5u);
+}
+
+TEST(Head, ReplayedSeriesIsFoundAgainByItsLabels) {
+  Head h({});
+  Labels full{{"__name__", "up"}, {"__tenant__", "default"}, {"instance", "a"}, {"job", "node"}};
+  h.ReplaySeries(42, full);
+  EXPECT_TRUE(h.ReplaySample(42, 1000, 1));
+  EXPECT_FALSE(h.ReplaySample(43, 1000, 1));
+  auto app = h.NewAppender(kDefaultTenant);
+  auto ref = app->Append(0, Series("up"), 2000, 2);
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(*ref, 42u);  // same hash as model::Labels::Hash, same identity
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second.size(), 2u);
+  // New series get refs after the replayed ones.
+  auto ref2 = app->Append(0, Series("other"), 2000, 2);
+  ASSERT_TRUE(ref2.ok());
+  EXPECT_GT(*ref2, 42u);
+}
+
+class RecordingLogger : public WalLogger {
+ public:
+  absl::Status LogCommit(std::span<const RefSeries> series,
+                         std::span<const RefSample> samples) override {
+    if (fail) return absl::UnavailableError("disk full");
+    for (const auto& s : series) logged_series.push_back(s.ref);
+    logged_samples += samples.size();
+    return absl::OkStatus();
+  }
+  absl::Status LogTombstones(std::span<const RefTombstone> t) override {
+    tombstones += t.size();
+    return absl::OkStatus();
+  }
+  bool fail = false;
+  std::vector<Ref> logged_series;
+  size_t logged_samples = 0;
+  size_t tombstones = 0;
+};
+
+TEST(Head, CommitLogsNewSeriesOnceAndAppliesNothingWhenTheLogFails) {
+  RecordingLogger log;
+  HeadOptions o;
+  o.wal = &log;
+  Head h(o);
+  auto app = h.NewAppender(kDefaultTenant);
+  auto ref = app->Append(0, Series("up"), 1000, 1);
+  ASSERT_TRUE(app->Append(0, Series("up"), 2000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(log.logged_series, std::vector<Ref>{*ref});
+  EXPECT_EQ(log.logged_samples, 2u);
+  ASSERT_TRUE(app->Append(0, Series("up"), 3000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(log.logged_series.size(), 1u);  // not logged again
+  log.fail = true;
+  ASSERT_TRUE(app->Append(0, Series("up"), 4000, 1).ok());
+  EXPECT_FALSE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h).begin()->second.size(), 3u);
+}
+
+TEST(Head, ConcurrentAppendersAndQueriersSeeConsistentData) {
+  HeadOptions o;
+  o.chunk_range_ms = 100000;
+  Head h(o);
+  constexpr int kWriters = 3, kSeries = 50, kSamples = 400;
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; w++) {
+    threads.emplace_back([&, w] {
+      auto app = h.NewAppender(kDefaultTenant);
+      for (int i = 0; i < kSamples; i++) {
+        for (int s = 0; s < kSeries; s++) {
+          auto r = app->Append(0, Series("w" + std::to_string(w), std::to_string(s)), i * 1000, i);
+          ASSERT_TRUE(r.ok()) << r.status();
+        }
+        ASSERT_TRUE(app->Commit().ok());
+      }
+    });
+  }
+  std::thread reader([&] {
+    while (!done.load()) {
+      for (const auto& [k, v] : ReadAll(h)) {
+        for (size_t i = 1; i < v.size(); i++) ASSERT_LT(v[i - 1].t, v[i].t) << k;
+      }
+      h.Truncate(0);
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reader.join();
+  Result r = ReadAll(h);
+  ASSERT_EQ(r.size(), static_cast<size_t>(kWriters * kSeries));
+  for (const auto& [k, v] : r) EXPECT_EQ(v.size(), static_cast<size_t>(kSamples)) << k;
+  EXPECT_EQ(h.Stats().samples_appended, kWriters * kSeries * kSamples);
+}
+
+TEST(Head, ReportsCardinalityPerTenant) {
+  Head h({});
+  auto app = h.NewAppender("t");
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(app->Append(0, Series("a", std::to_string(i)), 1, 1).ok());
+  ASSERT_TRUE(app->Append(0, Series("b"), 5, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  auto other = h.NewAppender("u");
+  ASSERT_TRUE(other->Append(0, Series("c"), 1, 1).ok());
+  ASSERT_TRUE(other->Commit().ok());
+  TsdbStatus st = h.Status("t", 10);
+  EXPECT_EQ(st.num_series, 4);
+  EXPECT_EQ(st.min_time, 1);
+  EXPECT_EQ(st.max_time, 5);
+  EXPECT_EQ(st.chunk_count, 4);
+  ASSERT_EQ(st.series_count_by_metric_name.size(), 2u);
+  EXPECT_EQ(st.series_count_by_metric_name[0].name, "a");
+  EXPECT_EQ(st.series_count_by_metric_name[0].value, 3);
+  for (const auto& c : st.label_value_count_by_label_name) EXPECT_NE(c.name, "__tenant__");
+  EXPECT_EQ(st.series_count_by_label_value_pair[0].name, "job=node");
+  EXPECT_EQ(st.series_count_by_label_value_pair[0].value, 4);
+}
+
+}  // namespace
+}  // namespace vigil::storage::head

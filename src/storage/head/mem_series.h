@@ -1,0 +1,93 @@
+// MemSeries: one series in the head: its interned labels, its chunks (completed ones plus
+// the open one being appended to), the last sample for order checks, and rarely used
+// extras (out-of-order buffer, tombstones) allocated only when needed.
+//
+// Thread-safety: `ref`, `hash`, `tenant` and `labels` are immutable after creation. Every
+// other field is guarded by the series' lock, which the Head hands out (striped mutexes,
+// so a series costs no mutex of its own). `pending` and `wal_logged` are atomics touched
+// without the lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/sample.h"
+#include "storage/appender.h"
+#include "storage/chunkenc/xor.h"
+#include "storage/head/symbols.h"
+
+namespace vigil::storage::head {
+
+// A deleted time range, both ends inclusive.
+struct Interval {
+  int64_t mint;
+  int64_t maxt;
+  friend bool operator==(const Interval&, const Interval&) = default;
+};
+
+// True if `t` falls in one of `ivs`.
+inline bool IsDeleted(const std::vector<Interval>& ivs, int64_t t) {
+  for (const auto& iv : ivs) {
+    if (t >= iv.mint && t <= iv.maxt) return true;
+  }
+  return false;
+}
+
+struct HeadChunk {
+  int64_t mint;
+  int64_t maxt;
+  // Shared with queriers that captured it; immutable once it is no longer the last
+  // chunk of the series.
+  std::shared_ptr<chunkenc::XorChunk> chunk;
+};
+
+struct SeriesExtra {
+  std::vector<model::Sample> ooo;  // sorted by t, unique t
+  std::vector<Interval> tombstones;
+};
+
+// What a sample would do to a series.
+enum class AppendCheck { kInOrder, kOutOfOrderAccepted, kNoop, kReject };
+
+class MemSeries {
+ public:
+  MemSeries(uint64_t ref, uint64_t hash, SymbolId tenant, std::vector<SymbolId> labels)
+      : ref(ref), hash(hash), tenant(tenant), labels(std::move(labels)) {}
+
+  const uint64_t ref;
+  const uint64_t hash;
+  const SymbolId tenant;
+  const std::vector<SymbolId> labels;  // name, value, name, value... sorted by name
+  MemSeries* next_in_bucket = nullptr;  // hash collision chain, guarded by the hash stripe
+
+  // Appenders holding this series in an uncommitted batch; GC keeps the series while > 0.
+  std::atomic<int32_t> pending{0};
+  // True once a WAL series record for it is durable in the log.
+  std::atomic<bool> wal_logged{false};
+
+  // --- guarded by the series lock ---
+  std::vector<HeadChunk> chunks;
+  std::unique_ptr<chunkenc::Appender> app;  // appends to chunks.back(); null if none open
+  int64_t last_t = model::kMinTime;
+  double last_v = 0;
+  std::unique_ptr<SeriesExtra> extra;
+
+  // Classifies (t, v) against the newest sample. `reject` is set for kReject.
+  AppendCheck Check(int64_t t, double v, int64_t ooo_window, Reject* reject) const;
+  // Applies a sample that Check accepted. Returns true if it was stored (not a no-op or
+  // a rejection found now, e.g. another appender got there first).
+  bool Apply(int64_t t, double v, int64_t ooo_window, int64_t chunk_range, int max_samples,
+             Reject* reject, bool* new_chunk);
+
+  int64_t MinTime() const;  // kMaxTime if empty
+  int64_t MaxTime() const;  // kMinTime if empty
+  bool Empty() const { return chunks.empty() && (!extra || extra->ooo.empty()); }
+  // Drops chunks and OOO samples entirely before `t`. Returns the chunks dropped.
+  int Truncate(int64_t t);
+  // Approximate resident bytes (for status pages and memory tests).
+  size_t MemoryBytes() const;
+};
+
+}  // namespace vigil::storage::head
