@@ -1,0 +1,289 @@
+#include "ingest/remote_write.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "base/log.h"
+#include "fmt/format.h"
+#include "ingest/remote_write_decoder.h"
+#include "model/labels.h"
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace vigil::ingest {
+namespace {
+
+constexpr std::string_view kTenantLabel = "__tenant__";
+// Reasons ingest refuses a sample by itself, beside storage's Reject names.
+constexpr std::string_view kReasonInvalidLabels = "invalid_labels";
+constexpr std::string_view kReasonTooFarInFuture = "too_far_in_future";
+// How many refused series a 400 message names.
+constexpr int kMaxExamples = 3;
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Per-thread buffers reused across requests: the decompressed body, the decoded view and
+// the Labels the appender reads. After the first few requests they stop growing.
+struct Scratch {
+  std::string body;
+  WriteRequestView view;
+  model::Labels labels;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Copies the views into `labels`, reusing its strings' capacity. Labels with empty values
+// are dropped (they mean "absent"). Sorts by name if the sender did not.
+void FillLabels(const WriteRequestView& v, const SeriesView& s, model::Labels* labels) {
+  std::vector<model::Label>& vec = labels->mutable_vec();
+  size_t n = 0;
+  bool sorted = true;
+  for (uint32_t i = s.labels_begin; i < s.labels_end; ++i) {
+    const LabelView& l = v.labels[i];
+    if (l.value.empty()) continue;
+    if (n == vec.size()) vec.emplace_back();
+    vec[n].name.assign(l.name.data(), l.name.size());
+    vec[n].value.assign(l.value.data(), l.value.size());
+    if (n > 0 && vec[n - 1].name > vec[n].name) sorted = false;
+    ++n;
+  }
+  vec.resize(n);
+  if (!sorted) {
+    std::stable_sort(vec.begin(), vec.end(),
+                     [](const model::Label& a, const model::Label& b) { return a.name < b.name; });
+  }
+}
+
+absl::Status ValidateLabels(const model::Labels& labels) {
+  if (labels.empty()) return absl::InvalidArgumentError("series has no labels");
+  for (const auto& l : labels) {
+    if (l.name.starts_with(kTenantLabel)) {
+      return absl::InvalidArgumentError(
+          fmt::format("label name \"{}\" is reserved in series {}", l.name, labels.ToString()));
+    }
+  }
+  return labels.Validate();
+}
+
+std::string_view Msg(const absl::Status& s) { return {s.message().data(), s.message().size()}; }
+
+}  // namespace
+
+// Maps (tenant, encoded-labels hash) to the storage ref of the series. Sharded so that
+// concurrent requests rarely wait on one another.
+class RemoteWriteIngester::RefCache {
+ public:
+  explicit RefCache(size_t max_entries) : max_per_shard_(max_entries / kShards + 1) {}
+
+  struct Key {
+    uint64_t lo, hi;
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.lo, k.hi);
+    }
+  };
+
+  storage::SeriesRef Get(const Key& k) {
+    Shard& s = shards_[k.lo % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.map.find(k);
+    return it == s.map.end() ? 0 : it->second;
+  }
+
+  void Put(const Key& k, storage::SeriesRef ref) {
+    Shard& s = shards_[k.lo % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    // A full shard starts over rather than tracking recency: cheap, and a miss only costs
+    // the head's own label lookup.
+    if (s.map.size() >= max_per_shard_) s.map.clear();
+    s.map[k] = ref;
+  }
+
+  void Erase(const Key& k) {
+    Shard& s = shards_[k.lo % kShards];
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.map.erase(k);
+  }
+
+  void Clear() {
+    for (auto& s : shards_) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.map.clear();
+    }
+  }
+
+ private:
+  static constexpr size_t kShards = 64;
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<Key, storage::SeriesRef> map;
+  };
+  const size_t max_per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+struct RemoteWriteIngester::Counters {
+  metrics::Counter* samples = nullptr;
+  metrics::CounterFamily* rejected = nullptr;
+  metrics::CounterFamily* requests = nullptr;
+};
+
+RemoteWriteIngester::RemoteWriteIngester(storage::Appendable* db, metrics::Registry* registry,
+                                         RemoteWriteOptions opts)
+    : db_(db), opts_(std::move(opts)), counters_(std::make_unique<Counters>()) {
+  if (opts_.ref_cache_entries > 0) cache_ = std::make_unique<RefCache>(opts_.ref_cache_entries);
+  if (registry != nullptr) {
+    counters_->samples =
+        registry
+            ->NewCounterFamily("vigil_ingest_samples_total",
+                               "Samples stored by ingestion, by protocol.", {"protocol"})
+            ->WithLabelValues({"remote_write"});
+    counters_->rejected = registry->NewCounterFamily(
+        "vigil_ingest_samples_rejected_total", "Samples refused by ingestion, by protocol and reason.",
+        {"protocol", "reason"});
+    counters_->requests = registry->NewCounterFamily(
+        "vigil_ingest_requests_total", "Ingestion requests by protocol and result.",
+        {"protocol", "result"});
+  }
+}
+
+RemoteWriteIngester::~RemoteWriteIngester() = default;
+
+void RemoteWriteIngester::ResetCache() {
+  if (cache_) cache_->Clear();
+}
+
+WriteResult RemoteWriteIngester::Write(std::string_view tenant, std::string_view snappy_body) {
+  Scratch& scratch = ThreadScratch();
+  if (auto s = SnappyDecompress(snappy_body, opts_.max_decompressed_bytes, &scratch.body);
+      !s.ok()) {
+    if (counters_->requests) counters_->requests->WithLabelValues({"remote_write", "bad_request"})->Inc();
+    return {400, fmt::format("cannot decode remote write request: {}", Msg(s)), 0, 0, 0};
+  }
+  // WriteDecoded uses scratch.view and scratch.labels; scratch.body stays untouched.
+  return WriteDecoded(tenant, scratch.body);
+}
+
+WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::string_view proto_body) {
+  Scratch& scratch = ThreadScratch();
+  WriteRequestView& view = scratch.view;
+  WriteResult result;
+  auto count_request = [&](std::string_view outcome) {
+    if (counters_->requests) {
+      counters_->requests->WithLabelValues({"remote_write", std::string(outcome)})->Inc();
+    }
+  };
+  if (auto s = DecodeWriteRequest(proto_body, &view); !s.ok()) {
+    count_request("bad_request");
+    return {400, fmt::format("cannot decode remote write request: {}", Msg(s)), 0, 0, 0};
+  }
+  result.series = static_cast<int64_t>(view.series.size());
+
+  const int64_t max_t = (opts_.now_ms ? opts_.now_ms() : WallClockMs()) + opts_.max_future_ms;
+  const uint64_t tenant_hash = XXH3_64bits(tenant.data(), tenant.size());
+
+  std::unique_ptr<storage::Appender> app = db_->NewAppender(tenant);
+  // Refusals by reason, and a few examples of refused series for the message.
+  std::map<std::string, int64_t, std::less<>> refused;
+  std::vector<std::string> examples;
+  auto refuse = [&](std::string_view reason, int64_t n, const model::Labels* labels,
+                    std::string_view why) {
+    auto it = refused.find(reason);
+    if (it == refused.end()) it = refused.emplace(std::string(reason), 0).first;
+    it->second += n;
+    result.samples_refused += n;
+    if (static_cast<int>(examples.size()) < kMaxExamples) {
+      examples.push_back(labels != nullptr && !labels->empty()
+                             ? fmt::format("{}: {}", labels->ToString(), why)
+                             : std::string(why));
+    }
+  };
+
+  model::Labels& labels = scratch.labels;
+  for (const SeriesView& s : view.series) {
+    const uint32_t nsamples = s.samples_end - s.samples_begin;
+    if (nsamples == 0) continue;
+    FillLabels(view, s, &labels);
+
+    const bool cacheable = cache_ && (s.labels_hash_lo | s.labels_hash_hi) != 0;
+    const RefCache::Key key{s.labels_hash_lo ^ tenant_hash, s.labels_hash_hi};
+    storage::SeriesRef ref = cacheable ? cache_->Get(key) : 0;
+    if (ref == 0) {
+      // Only series not seen before need validating: a cached ref implies these exact
+      // label bytes passed validation earlier.
+      if (auto st = ValidateLabels(labels); !st.ok()) {
+        refuse(kReasonInvalidLabels, nsamples, nullptr, Msg(st));
+        continue;
+      }
+    }
+
+    for (uint32_t i = s.samples_begin; i < s.samples_end; ++i) {
+      const model::Sample& smp = view.samples[i];
+      if (smp.t > max_t) {
+        refuse(kReasonTooFarInFuture, 1, &labels,
+               fmt::format("timestamp {} is too far in the future", smp.t));
+        continue;
+      }
+      absl::StatusOr<storage::SeriesRef> got = app->Append(ref, labels, smp.t, smp.v);
+      if (!got.ok()) {
+        storage::Reject why = storage::RejectOf(got.status());
+        if (why == storage::Reject::kNone) {
+          // Not a verdict on the sample: storage itself failed.
+          app->Rollback();
+          count_request("internal_error");
+          VLOG_ERROR("ingest", "remote write: append failed: {}", Msg(got.status()));
+          return {500, fmt::format("cannot store samples: {}", Msg(got.status())), 0, 0,
+                  result.series};
+        }
+        if (why == storage::Reject::kSeriesLimit && cacheable) cache_->Erase(key);
+        refuse(storage::RejectName(why), 1, &labels, Msg(got.status()));
+        continue;
+      }
+      if (*got != ref) {
+        ref = *got;
+        if (cacheable) cache_->Put(key, ref);
+      }
+      ++result.samples_stored;
+    }
+  }
+
+  if (auto st = app->Commit(); !st.ok()) {
+    count_request("internal_error");
+    VLOG_ERROR("ingest", "remote write: commit failed: {}", Msg(st));
+    return {500, fmt::format("cannot store samples: {}", Msg(st)), 0, 0, result.series};
+  }
+  if (counters_->samples) counters_->samples->Inc(static_cast<double>(result.samples_stored));
+  if (counters_->rejected) {
+    for (const auto& [reason, n] : refused) {
+      counters_->rejected->WithLabelValues({"remote_write", reason})->Inc(static_cast<double>(n));
+    }
+  }
+  if (result.samples_refused == 0) {
+    count_request("success");
+    return result;
+  }
+  count_request("partial");
+  std::string reasons;
+  for (const auto& [reason, n] : refused) {
+    if (!reasons.empty()) reasons += ", ";
+    reasons += fmt::format("{} {}", n, reason);
+  }
+  result.http_status = 400;
+  result.message = fmt::format("{} of {} samples refused ({}); stored the other {}; first: {}",
+                               result.samples_refused,
+                               result.samples_refused + result.samples_stored, reasons,
+                               result.samples_stored, fmt::join(examples, "; "));
+  return result;
+}
+
+}  // namespace vigil::ingest

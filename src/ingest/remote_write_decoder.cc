@@ -1,0 +1,356 @@
+#include "ingest/remote_write_decoder.h"
+
+#include <bit>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fmt/format.h"
+#include "snappy.h"
+#define XXH_INLINE_ALL
+#include "xxhash.h"
+
+namespace vigil::ingest {
+namespace {
+
+// Protobuf wire types.
+constexpr uint32_t kVarint = 0;
+constexpr uint32_t kFixed64 = 1;
+constexpr uint32_t kLen = 2;
+constexpr uint32_t kStartGroup = 3;
+constexpr uint32_t kEndGroup = 4;
+constexpr uint32_t kFixed32 = 5;
+
+// Groups nest; libprotobuf stops at 100 levels of recursion, so do we.
+constexpr int kMaxGroupDepth = 100;
+
+// The first error met while decoding, with its absolute offset in the request, and the
+// path of messages that led to it (filled in while unwinding).
+struct DecodeError {
+  std::string what;
+  size_t offset = 0;
+  std::vector<std::string> path;  // innermost first
+};
+
+// A cursor over one message's bytes. Every read returns false on error after recording
+// it in the shared DecodeError, so the hot path carries no Status objects.
+class Reader {
+ public:
+  Reader(const char* base, const char* p, const char* end, DecodeError* err)
+      : base_(base), p_(p), end_(end), err_(err) {}
+
+  bool done() const { return p_ >= end_; }
+  size_t offset() const { return static_cast<size_t>(p_ - base_); }
+  const char* pos() const { return p_; }
+
+  bool ReadVarint(uint64_t* v) {
+    // Fast path: one byte, which covers every tag of this schema and small lengths.
+    if (p_ < end_ && static_cast<uint8_t>(*p_) < 0x80) {
+      *v = static_cast<uint8_t>(*p_++);
+      return true;
+    }
+    uint64_t result = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (p_ >= end_) return Fail("truncated varint");
+      uint8_t b = static_cast<uint8_t>(*p_++);
+      if (shift == 63 && b > 1) {
+        // libprotobuf ignores the extra high bits of a 10th byte below 0x80 (it truncates);
+        // only a continuation bit there is an error for it. Do the same.
+        if (b >= 0x80) return Fail("varint longer than 10 bytes");
+        *v = result | (static_cast<uint64_t>(b & 0x7f) << shift);
+        return true;
+      }
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (b < 0x80) {
+        *v = result;
+        return true;
+      }
+    }
+    return Fail("varint longer than 10 bytes");
+  }
+
+  bool ReadTag(uint32_t* field, uint32_t* wire_type) {
+    uint64_t tag = 0;
+    const char* at = p_;
+    if (!ReadVarint(&tag)) return false;
+    // libprotobuf limits tags to 32 bits; field numbers are 1..2^29-1.
+    if (tag > 0xffffffffull) return FailAt(at, "tag overflows 32 bits");
+    *field = static_cast<uint32_t>(tag >> 3);
+    *wire_type = static_cast<uint32_t>(tag & 7);
+    if (*field == 0) return FailAt(at, "field number 0");
+    if (*wire_type > kFixed32) return FailAt(at, fmt::format("invalid wire type {}", *wire_type));
+    return true;
+  }
+
+  bool ReadFixed64(uint64_t* v) {
+    if (end_ - p_ < 8) return Fail("truncated fixed64");
+    std::memcpy(v, p_, 8);
+    if constexpr (std::endian::native == std::endian::big) *v = __builtin_bswap64(*v);
+    p_ += 8;
+    return true;
+  }
+
+  // A length-delimited field's payload.
+  bool ReadBytes(std::string_view* out) {
+    uint64_t n = 0;
+    const char* at = p_;
+    if (!ReadVarint(&n)) return false;
+    // libprotobuf refuses lengths that do not fit a signed 32-bit int.
+    if (n > 0x7fffffffull) return FailAt(at, fmt::format("length {} too large", n));
+    if (n > static_cast<uint64_t>(end_ - p_)) {
+      return FailAt(at, fmt::format("length {} runs past the end ({} bytes left)", n, end_ - p_));
+    }
+    *out = std::string_view(p_, n);
+    p_ += n;
+    return true;
+  }
+
+  // Skips the payload of a field whose tag was just read.
+  bool Skip(uint32_t field, uint32_t wire_type, int depth = 0) {
+    switch (wire_type) {
+      case kVarint: {
+        uint64_t v = 0;
+        return ReadVarint(&v);
+      }
+      case kFixed64:
+        if (end_ - p_ < 8) return Fail("truncated fixed64");
+        p_ += 8;
+        return true;
+      case kLen: {
+        std::string_view v;
+        return ReadBytes(&v);
+      }
+      case kFixed32:
+        if (end_ - p_ < 4) return Fail("truncated fixed32");
+        p_ += 4;
+        return true;
+      case kStartGroup: {
+        if (depth >= kMaxGroupDepth) return Fail("groups nested too deeply");
+        while (true) {
+          if (done()) return Fail(fmt::format("unterminated group {}", field));
+          uint32_t f = 0, w = 0;
+          if (!ReadTag(&f, &w)) return false;
+          if (w == kEndGroup) {
+            if (f != field) return Fail(fmt::format("group {} ended by {}", field, f));
+            return true;
+          }
+          if (!Skip(f, w, depth + 1)) return false;
+        }
+      }
+      case kEndGroup:
+        return Fail(fmt::format("unexpected end of group {}", field));
+    }
+    return Fail(fmt::format("invalid wire type {}", wire_type));
+  }
+
+  // A sub-reader over a payload returned by ReadBytes (so offsets stay absolute).
+  Reader Sub(std::string_view payload) const {
+    return Reader(base_, payload.data(), payload.data() + payload.size(), err_);
+  }
+
+  bool Fail(std::string what) { return FailAt(p_, std::move(what)); }
+  bool FailAt(const char* at, std::string what) {
+    err_->what = std::move(what);
+    err_->offset = static_cast<size_t>(at - base_);
+    return false;
+  }
+  // Records that the error happened inside element `index` of `what`.
+  bool Inside(std::string_view what, size_t index) {
+    err_->path.push_back(fmt::format("{} {}", what, index));
+    return false;
+  }
+
+ private:
+  const char* base_;
+  const char* p_;
+  const char* end_;
+  DecodeError* err_;
+};
+
+bool DecodeLabel(Reader r, LabelView* out) {
+  while (!r.done()) {
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kLen) {
+      if (!r.ReadBytes(&out->name)) return false;
+    } else if (field == 2 && wt == kLen) {
+      if (!r.ReadBytes(&out->value)) return false;
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeSample(Reader r, model::Sample* out) {
+  while (!r.done()) {
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kFixed64) {
+      uint64_t bits = 0;
+      if (!r.ReadFixed64(&bits)) return false;
+      out->v = std::bit_cast<double>(bits);
+    } else if (field == 2 && wt == kVarint) {
+      uint64_t v = 0;
+      if (!r.ReadVarint(&v)) return false;
+      out->t = static_cast<int64_t>(v);
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeExemplar(Reader r, WriteRequestView* out) {
+  size_t nlabels = 0;
+  while (!r.done()) {
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      LabelView l;
+      if (!DecodeLabel(r.Sub(payload), &l)) return r.Inside("labels", nlabels);
+      out->exemplar_labels.push_back(l);
+      ++nlabels;
+    } else if (field == 2 && wt == kFixed64) {
+      uint64_t bits = 0;
+      if (!r.ReadFixed64(&bits)) return false;
+    } else if (field == 3 && wt == kVarint) {
+      uint64_t v = 0;
+      if (!r.ReadVarint(&v)) return false;
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
+  SeriesView sv;
+  sv.labels_begin = static_cast<uint32_t>(out->labels.size());
+  sv.samples_begin = static_cast<uint32_t>(out->samples.size());
+  // The label fields' bytes, if they are contiguous (the usual case), identify the label
+  // set; see SeriesView::labels_hash_*.
+  const char* labels_start = nullptr;
+  const char* labels_end = nullptr;
+  bool labels_contiguous = true;
+  size_t nsamples = 0;
+  while (!r.done()) {
+    const char* field_start = r.pos();
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      LabelView l;
+      if (!DecodeLabel(r.Sub(payload), &l)) {
+        return r.Inside("labels", out->labels.size() - sv.labels_begin);
+      }
+      out->labels.push_back(l);
+      if (labels_start == nullptr) {
+        labels_start = field_start;
+      } else if (labels_end != field_start) {
+        labels_contiguous = false;
+      }
+      labels_end = r.pos();
+    } else if (field == 2 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      model::Sample smp{0, 0};
+      if (!DecodeSample(r.Sub(payload), &smp)) return r.Inside("samples", nsamples);
+      out->samples.push_back(smp);
+      ++nsamples;
+    } else if (field == 3 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      if (!DecodeExemplar(r.Sub(payload), out)) return r.Inside("exemplars", sv.exemplars);
+      ++sv.exemplars;
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  sv.labels_end = static_cast<uint32_t>(out->labels.size());
+  sv.samples_end = static_cast<uint32_t>(out->samples.size());
+  if (labels_start != nullptr && labels_contiguous) {
+    XXH128_hash_t h = XXH3_128bits(labels_start, static_cast<size_t>(labels_end - labels_start));
+    sv.labels_hash_lo = h.low64;
+    sv.labels_hash_hi = h.high64;
+  }
+  out->series.push_back(sv);
+  return true;
+}
+
+bool DecodeMetadata(Reader r, MetadataView* out) {
+  while (!r.done()) {
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kVarint) {
+      uint64_t v = 0;
+      if (!r.ReadVarint(&v)) return false;
+      out->type = static_cast<int32_t>(v);  // libprotobuf truncates enums the same way
+    } else if (field == 2 && wt == kLen) {
+      if (!r.ReadBytes(&out->metric_family_name)) return false;
+    } else if (field == 4 && wt == kLen) {
+      if (!r.ReadBytes(&out->help)) return false;
+    } else if (field == 5 && wt == kLen) {
+      if (!r.ReadBytes(&out->unit)) return false;
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeRequest(Reader r, WriteRequestView* out) {
+  while (!r.done()) {
+    uint32_t field = 0, wt = 0;
+    if (!r.ReadTag(&field, &wt)) return false;
+    if (field == 1 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      if (!DecodeTimeSeries(r.Sub(payload), out)) return r.Inside("timeseries", out->series.size());
+    } else if (field == 3 && wt == kLen) {
+      std::string_view payload;
+      if (!r.ReadBytes(&payload)) return false;
+      MetadataView m;
+      if (!DecodeMetadata(r.Sub(payload), &m)) return r.Inside("metadata", out->metadata.size());
+      out->metadata.push_back(m);
+    } else if (!r.Skip(field, wt)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status DecodeWriteRequest(std::string_view data, WriteRequestView* out) {
+  out->Clear();
+  DecodeError err;
+  Reader r(data.data(), data.data(), data.data() + data.size(), &err);
+  if (DecodeRequest(r, out)) return absl::OkStatus();
+  std::string msg;
+  for (auto it = err.path.rbegin(); it != err.path.rend(); ++it) msg += *it + ": ";
+  msg += fmt::format("{} at offset {}", err.what, err.offset);
+  return absl::InvalidArgumentError(msg);
+}
+
+absl::Status SnappyDecompress(std::string_view in, size_t max_bytes, std::string* out) {
+  size_t n = 0;
+  if (!snappy::GetUncompressedLength(in.data(), in.size(), &n)) {
+    return absl::InvalidArgumentError("snappy: corrupt input (bad length header)");
+  }
+  if (n > max_bytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("snappy: decompressed size {} exceeds the limit of {} bytes", n, max_bytes));
+  }
+  out->resize(n);
+  if (!snappy::RawUncompress(in.data(), in.size(), out->data())) {
+    out->clear();
+    return absl::InvalidArgumentError("snappy: corrupt input");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::ingest
