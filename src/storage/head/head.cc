@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "fmt/format.h"
+#include "storage/index/postings.h"
 
 namespace vigil::storage::head {
 
@@ -145,9 +146,20 @@ void Head::UpdateTimeBounds(int64_t t) {
   }
 }
 
+namespace {
+
+index::PostingsPtr MergeOf(std::vector<RefList> lists) {
+  std::vector<index::PostingsPtr> its;
+  its.reserve(lists.size());
+  for (auto& l : lists) its.push_back(index::NewListPostings(std::move(l)));
+  return index::Merge(std::move(its));
+}
+
+}  // namespace
+
 RefList Head::Postings(const model::Matchers& matchers) const {
-  std::vector<RefList> positives;
-  std::vector<RefList> negatives;
+  std::vector<index::PostingsPtr> positives;
+  std::vector<index::PostingsPtr> negatives;
   for (const model::Matcher& m : matchers) {
     SymbolId name = symbols_.Find(m.name());
     bool matches_empty = m.MatchesEmpty();
@@ -158,7 +170,8 @@ RefList Head::Postings(const model::Matchers& matchers) const {
     }
     if (m.type() == model::MatchType::kEqual && !m.value().empty()) {
       SymbolId v = symbols_.Find(m.value());
-      positives.push_back(v == kNoSymbol ? RefList{} : postings_.Get(name, v));
+      if (v == kNoSymbol) return {};
+      positives.push_back(index::NewListPostings(postings_.Get(name, v)));
       continue;
     }
     if (m.type() == model::MatchType::kRegexMatch && !m.set_matches().empty() && !matches_empty) {
@@ -167,7 +180,7 @@ RefList Head::Postings(const model::Matchers& matchers) const {
         SymbolId v = symbols_.Find(val);
         if (v != kNoSymbol) lists.push_back(postings_.Get(name, v));
       }
-      positives.push_back(MergeLists(std::move(lists)));
+      positives.push_back(MergeOf(std::move(lists)));
       continue;
     }
     // Scan the values of this label. A matcher that accepts "" also accepts every series
@@ -176,15 +189,14 @@ RefList Head::Postings(const model::Matchers& matchers) const {
     std::vector<RefList> lists;
     postings_.CollectValues(
         name, [&](SymbolId v) { return m.Matches(symbols_.Get(v)) != matches_empty; }, &lists);
-    if (matches_empty) {
-      negatives.push_back(MergeLists(std::move(lists)));
-    } else {
-      positives.push_back(MergeLists(std::move(lists)));
-    }
+    (matches_empty ? negatives : positives).push_back(MergeOf(std::move(lists)));
   }
-  RefList out = positives.empty() ? postings_.All() : IntersectLists(std::move(positives));
-  if (!negatives.empty() && !out.empty()) out = WithoutList(out, MergeLists(std::move(negatives)));
-  return out;
+  index::PostingsPtr it = positives.empty() ? index::NewListPostings(postings_.All())
+                                            : index::Intersect(std::move(positives));
+  if (!negatives.empty()) it = index::Without(std::move(it), index::Merge(std::move(negatives)));
+  auto out = index::ExpandPostings(*it);
+  VIGIL_CHECK(out.ok());  // in-memory lists cannot fail
+  return std::move(out).value();
 }
 
 bool Head::Capture(Ref ref, int64_t mint, int64_t maxt, SeriesData* out) const {

@@ -37,26 +37,17 @@
 #include "storage/head/mem_series.h"
 #include "storage/head/symbols.h"
 #include "storage/querier.h"
+#include "storage/wal/records.h"
 
 namespace vigil::storage::head {
 
 inline constexpr std::string_view kTenantLabel = "__tenant__";
 
-// The records the head asks to be logged. Labels include `__tenant__`.
-struct RefSeries {
-  Ref ref;
-  model::Labels labels;
-};
-struct RefSample {
-  Ref ref;
-  int64_t t;
-  double v;
-};
-struct RefTombstone {
-  Ref ref;
-  int64_t mint;
-  int64_t maxt;
-};
+// The records the head asks to be logged (labels include `__tenant__`): the WAL's own
+// record structs, so the DB encodes them without copying.
+using RefSeries = wal::RefSeries;
+using RefSample = wal::RefSample;
+using RefTombstone = wal::RefTombstone;
 
 // Where commits go before they are applied (the DB wires this to the WAL). A failed Log
 // makes the commit fail with nothing applied.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <mutex>
-#include <queue>
 
 namespace vigil::storage::head {
 
@@ -76,47 +75,6 @@ std::vector<SymbolId> MemPostings::Names() const {
   std::vector<SymbolId> out;
   out.reserve(index_.size());
   for (const auto& [name, values] : index_) out.push_back(name);
-  return out;
-}
-
-RefList IntersectLists(std::vector<RefList> lists) {
-  if (lists.empty()) return {};
-  // Start from the shortest list and probe the others with a galloping search, so a
-  // selective matcher (one instance) makes a broad one (a whole job) cheap.
-  std::sort(lists.begin(), lists.end(),
-            [](const RefList& a, const RefList& b) { return a.size() < b.size(); });
-  RefList out = std::move(lists[0]);
-  for (size_t i = 1; i < lists.size() && !out.empty(); i++) {
-    const RefList& other = lists[i];
-    size_t w = 0;
-    auto lo = other.begin();
-    for (Ref r : out) {
-      lo = std::lower_bound(lo, other.end(), r);
-      if (lo == other.end()) break;
-      if (*lo == r) out[w++] = r;
-    }
-    out.resize(w);
-  }
-  return out;
-}
-
-RefList MergeLists(std::vector<RefList> lists) {
-  if (lists.empty()) return {};
-  if (lists.size() == 1) return std::move(lists[0]);
-  size_t total = 0;
-  for (const auto& l : lists) total += l.size();
-  RefList out;
-  out.reserve(total);
-  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-RefList WithoutList(const RefList& a, const RefList& b) {
-  RefList out;
-  out.reserve(a.size());
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
 

@@ -63,9 +63,4 @@ class MemPostings {
   RefList all_;
 };
 
-// Set operations on sorted ref lists.
-RefList IntersectLists(std::vector<RefList> lists);
-RefList MergeLists(std::vector<RefList> lists);
-RefList WithoutList(const RefList& a, const RefList& b);
-
 }  // namespace vigil::storage::head

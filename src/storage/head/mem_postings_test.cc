@@ -21,26 +21,5 @@ TEST(MemPostings, KeepsListsSortedWhenRefsArriveOutOfOrder) {
   EXPECT_TRUE(p.Names().empty());
 }
 
-TEST(MemPostings, SetOperations) {
-  struct Case {
-    const char* name;
-    std::vector<RefList> in;
-    RefList intersect;
-    RefList merge;
-  };
-  std::vector<Case> cases = {
-      {"empty", {}, {}, {}},
-      {"one list", {{1, 2, 3}}, {1, 2, 3}, {1, 2, 3}},
-      {"overlap", {{1, 2, 3, 7}, {2, 3, 4, 7}}, {2, 3, 7}, {1, 2, 3, 4, 7}},
-      {"disjoint", {{1, 3}, {2, 4}}, {}, {1, 2, 3, 4}},
-      {"three", {{1, 2, 3, 4, 5}, {2, 4, 5}, {4, 5, 6}}, {4, 5}, {1, 2, 3, 4, 5, 6}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(IntersectLists(c.in), c.intersect) << c.name;
-    EXPECT_EQ(MergeLists(c.in), c.merge) << c.name;
-  }
-  EXPECT_EQ(WithoutList({1, 2, 3, 4}, {2, 4, 6}), (RefList{1, 3}));
-}
-
 }  // namespace
 }  // namespace vigil::storage::head

@@ -1,0 +1,234 @@
+// DB: open (lock, blocks, WAL replay), appenders, merged queriers, stats, close.
+// Persistence, compaction, retention, deletion and snapshots live in db_compact.cc.
+#include "storage/db.h"
+
+#include <chrono>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "fmt/format.h"
+#include "storage/db_impl.h"
+#include "storage/merge.h"
+#include "storage/wal/records.h"
+
+namespace vigil::storage {
+
+// ---- WalSink ----
+
+absl::Status WalSink::LogCommit(std::span<const head::RefSeries> series,
+                                std::span<const head::RefSample> samples) {
+  wal::Writer* w = writer_.load(std::memory_order_acquire);
+  if (w == nullptr) return absl::FailedPreconditionError("the WAL is closed");
+  thread_local std::string series_buf;
+  thread_local std::string samples_buf;
+  std::string_view recs[2];
+  size_t n = 0;
+  if (!series.empty()) {
+    wal::EncodeSeries(series, &series_buf);
+    recs[n++] = series_buf;
+  }
+  if (!samples.empty()) {
+    wal::EncodeSamples(samples, &samples_buf);
+    recs[n++] = samples_buf;
+  }
+  if (n == 0) return absl::OkStatus();
+  return w->Log(std::span<const std::string_view>(recs, n));
+}
+
+absl::Status WalSink::LogTombstones(std::span<const head::RefTombstone> tombstones) {
+  wal::Writer* w = writer_.load(std::memory_order_acquire);
+  if (w == nullptr) return absl::FailedPreconditionError("the WAL is closed");
+  std::string buf;
+  wal::EncodeTombstones(tombstones, &buf);
+  return w->Log(buf);
+}
+
+DB::~DB() = default;
+
+// ---- DBImpl ----
+
+DBImpl::DBImpl(const Options& opts)
+    : opts_(opts), fs_(opts.fs != nullptr ? opts.fs : fs::Posix()) {
+  head::HeadOptions ho;
+  ho.chunk_range_ms = opts_.block_range_ms;
+  ho.out_of_order_window_ms = opts_.out_of_order_window_ms;
+  ho.limits = opts_.limits;
+  ho.wal = &sink_;
+  head_ = std::make_unique<head::Head>(ho);
+}
+
+DBImpl::~DBImpl() {
+  absl::Status s = Close();
+  if (!s.ok()) VLOG_ERROR("db", "close {}: {}", opts_.path, std::string(s.message()));
+}
+
+std::string DBImpl::WalDir() const { return fs::JoinPath(opts_.path, "wal"); }
+
+absl::StatusOr<std::unique_ptr<DB>> DB::Open(const Options& opts) {
+  auto db = std::make_unique<DBImpl>(opts);
+  RETURN_IF_ERROR(Annotate(db->OpenInternal(), fmt::format("open db {}", opts.path)));
+  return std::unique_ptr<DB>(std::move(db));
+}
+
+absl::Status DBImpl::OpenInternal() {
+  RETURN_IF_ERROR(fs_->MkdirAll(opts_.path));
+  ASSIGN_OR_RETURN(lock_, fs_->Lock(fs::JoinPath(opts_.path, "lock")));
+  RETURN_IF_ERROR(LoadBlocks());
+  RETURN_IF_ERROR(ReplayWal());
+  wal::WriterOptions wo;
+  wo.sync = opts_.wal_sync == WalSync::kAlways ? wal::SyncPolicy::kAlways
+                                                : wal::SyncPolicy::kGrouped;
+  wo.sync_interval_ms = opts_.wal_sync_interval_ms;
+  wo.segment_bytes = static_cast<uint64_t>(opts_.wal_segment_bytes);
+  ASSIGN_OR_RETURN(wal_, wal::Writer::Open(fs_, WalDir(), wo));
+  sink_.set_writer(wal_.get());
+  if (opts_.background_compaction) bg_ = std::thread([this] { BackgroundLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status DBImpl::ReplayWal() {
+  auto start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(fs_->MkdirAll(WalDir()));
+  wal::ReaderOptions ro;
+  ro.progress = [](const wal::ReplayProgress& p) {
+    VLOG_INFO("db", "replaying WAL {} {}/{} ({}%)", p.checkpoint ? "checkpoint" : "segment",
+              p.file, p.files, p.files == 0 ? 100 : (p.file - 1) * 100 / p.files);
+  };
+  ASSIGN_OR_RETURN(auto reader, wal::Reader::Open(fs_, WalDir(), ro));
+  std::vector<wal::RefSeries> series;
+  std::vector<wal::RefSample> samples;
+  std::vector<wal::RefTombstone> tombstones;
+  int64_t n_series = 0, n_samples = 0, n_tombstones = 0, unknown = 0, bad_records = 0;
+  while (reader->Next()) {
+    absl::Status st;
+    switch (reader->type()) {
+      case wal::RecordType::kSeries:
+        st = wal::DecodeSeries(reader->record(), &series);
+        if (!st.ok()) break;
+        for (const auto& s : series) head_->ReplaySeries(s.ref, s.labels);
+        n_series += static_cast<int64_t>(series.size());
+        break;
+      case wal::RecordType::kSamples:
+        st = wal::DecodeSamples(reader->record(), &samples);
+        if (!st.ok()) break;
+        for (const auto& s : samples) {
+          if (!head_->ReplaySample(s.ref, s.t, s.v)) unknown++;
+        }
+        n_samples += static_cast<int64_t>(samples.size());
+        break;
+      case wal::RecordType::kTombstones:
+        st = wal::DecodeTombstones(reader->record(), &tombstones);
+        if (!st.ok()) break;
+        for (const auto& t : tombstones) head_->ReplayTombstone(t.ref, t.mint, t.maxt);
+        n_tombstones += static_cast<int64_t>(tombstones.size());
+        break;
+      default:
+        st = absl::DataLossError(fmt::format("unknown record type {}",
+                                             static_cast<int>(reader->type())));
+    }
+    if (!st.ok()) {
+      // A record that passed its checksum but does not decode was written by a newer or
+      // broken version; skip it rather than refuse to start.
+      bad_records++;
+      VLOG_WARN("db", "replay WAL segment {} offset {}: skipping undecodable record: {}",
+                reader->segment(), reader->offset(), std::string(st.message()));
+    }
+  }
+  RETURN_IF_ERROR(Annotate(reader->status(), "replay WAL"));
+  if (reader->corruption().has_value()) {
+    const wal::Corruption& c = *reader->corruption();
+    VLOG_WARN("db", "WAL corruption: {}; cutting the log there", c.ToString());
+    ASSIGN_OR_RETURN(auto res, wal::Repair(fs_, WalDir(), c));
+    VLOG_WARN("db", "WAL repaired: dropped {} bytes and {} later segments", res.bytes_dropped,
+              res.segments_removed);
+    wal_corruptions_repaired_.fetch_add(1);
+  }
+  if (unknown > 0) {
+    VLOG_WARN("db", "replay WAL: {} samples referred to unknown series and were dropped", unknown);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  VLOG_INFO("db",
+            "replayed WAL: {} series, {} samples, {} tombstones ({} undecodable records) in {:.2f}s",
+            n_series, n_samples, n_tombstones, bad_records, secs);
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Appender> DBImpl::NewAppender(std::string_view tenant) {
+  return head_->NewAppender(tenant);
+}
+
+absl::StatusOr<std::unique_ptr<Querier>> DBImpl::NewQuerier(std::string_view tenant,
+                                                            int64_t mint, int64_t maxt) {
+  std::vector<std::unique_ptr<Querier>> qs;
+  std::vector<std::shared_ptr<const void>> keep;
+  // Blocks first (oldest first), the head last: on equal timestamps the merge keeps the
+  // persisted sample.
+  RETURN_IF_ERROR(BlockQueriers(tenant, mint, maxt, &qs, &keep));
+  qs.push_back(head_->NewQuerier(tenant, mint, maxt));
+  return NewMergeQuerier(std::move(qs), std::move(keep));
+}
+
+Stats DBImpl::GetStats() const {
+  Stats s;
+  head::HeadStats hs = head_->Stats();
+  s.head_series = hs.series;
+  s.head_chunks = hs.chunks;
+  s.head_min_time = hs.series > 0 && hs.min_time != model::kMaxTime ? hs.min_time : 0;
+  s.head_max_time = hs.series > 0 && hs.max_time != model::kMinTime ? hs.max_time : 0;
+  s.samples_appended = hs.samples_appended;
+  s.series_created = hs.series_created;
+  s.series_removed = hs.series_removed;
+  for (int i = 0; i < 8; i++) s.samples_rejected[i] = hs.samples_rejected[i];
+  if (wal_ != nullptr) {
+    wal::WriterStats ws = wal_->stats();
+    s.wal_bytes = ws.bytes_written;
+    s.wal_fsyncs = ws.fsyncs;
+    auto segs = wal_->Segments();
+    if (segs.ok() && !segs->empty()) s.wal_segments = segs->last - segs->first + 1;
+  }
+  s.wal_corruptions_repaired = wal_corruptions_repaired_.load();
+  s.head_persisted = head_persisted_.load();
+  s.compactions = compactions_.load();
+  s.compactions_failed = compactions_failed_.load();
+  s.retention_deleted_blocks = retention_deleted_blocks_.load();
+  FillBlockStats(&s);
+  return s;
+}
+
+TsdbStatus DBImpl::GetTsdbStatus(std::string_view tenant, int limit) const {
+  return head_->Status(tenant, limit);
+}
+
+void DBImpl::BackgroundLoop() {
+  std::unique_lock lock(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(lock, std::chrono::seconds(1));
+    if (bg_stop_) break;
+    lock.unlock();
+    absl::Status s = Compact();
+    if (!s.ok()) VLOG_ERROR("db", "background compaction: {}", std::string(s.message()));
+    lock.lock();
+  }
+}
+
+absl::Status DBImpl::Close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  absl::Status st;
+  if (wal_ != nullptr) {
+    sink_.set_writer(nullptr);
+    st = Annotate(wal_->Close(), "close WAL");
+  }
+  CloseBlocks();
+  lock_.reset();
+  return st;
+}
+
+}  // namespace vigil::storage

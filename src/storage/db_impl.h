@@ -1,0 +1,104 @@
+// DBImpl: the storage::DB implementation, split by concern across db.cc (open, close,
+// append, query, stats) and db_compact.cc (head persistence, compaction, retention,
+// deletion, snapshots). Internal to src/storage; other modules see only db.h.
+//
+// Thread-safety: as db.h. `mu_` guards the block list and is held only briefly (queriers
+// copy the list of shared_ptr<Block> under it). `compact_mu_` serializes the background
+// work (persisting, compacting, retention, tombstone cleaning, snapshots), so at most one
+// of them runs at a time whichever thread started it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/file_system.h"
+#include "storage/db.h"
+#include "storage/head/head.h"
+#include "storage/wal/wal.h"
+
+namespace vigil::storage {
+
+// Encodes the head's commits into WAL records and logs them. Buffers are per thread, so
+// concurrent committers encode in parallel without allocating in steady state.
+class WalSink final : public head::WalLogger {
+ public:
+  void set_writer(wal::Writer* w) { writer_.store(w, std::memory_order_release); }
+  absl::Status LogCommit(std::span<const head::RefSeries> series,
+                         std::span<const head::RefSample> samples) override;
+  absl::Status LogTombstones(std::span<const head::RefTombstone> tombstones) override;
+
+ private:
+  std::atomic<wal::Writer*> writer_{nullptr};
+};
+
+class DBImpl final : public DB {
+ public:
+  explicit DBImpl(const Options& opts);
+  ~DBImpl() override;
+
+  absl::Status OpenInternal();
+
+  std::unique_ptr<Appender> NewAppender(std::string_view tenant) override;
+  absl::StatusOr<std::unique_ptr<Querier>> NewQuerier(std::string_view tenant, int64_t mint,
+                                                      int64_t maxt) override;
+  absl::Status Delete(std::string_view tenant, int64_t mint, int64_t maxt,
+                      const model::Matchers& matchers) override;
+  absl::Status CleanTombstones() override;
+  absl::StatusOr<std::string> Snapshot(bool skip_head) override;
+  absl::Status Compact() override;
+  absl::Status FlushHead() override;
+  Stats GetStats() const override;
+  TsdbStatus GetTsdbStatus(std::string_view tenant, int limit) const override;
+  absl::Status Close() override;
+
+ private:
+  std::string WalDir() const;
+  absl::Status ReplayWal();
+  void BackgroundLoop();
+
+  // db_compact.cc
+  absl::Status LoadBlocks();
+  // Persists head data in [mint, maxt] into a block, then truncates the head and the WAL.
+  absl::Status PersistHeadRange(int64_t mint, int64_t maxt);
+  absl::Status PersistDueHeadLocked();
+  absl::Status CompactBlocksLocked();
+  absl::Status ApplyRetentionLocked();
+  absl::Status TruncateWal(int64_t min_time);
+  void FillBlockStats(Stats* s) const;
+  // Queriers over the blocks overlapping [mint, maxt], oldest first, plus references that
+  // keep those blocks open for the queriers' lifetime.
+  absl::Status BlockQueriers(std::string_view tenant, int64_t mint, int64_t maxt,
+                             std::vector<std::unique_ptr<Querier>>* qs,
+                             std::vector<std::shared_ptr<const void>>* keep) const;
+  void CloseBlocks();
+
+  const Options opts_;
+  fs::FileSystem* fs_;
+  std::unique_ptr<fs::FileLock> lock_;
+  WalSink sink_;
+  std::unique_ptr<wal::Writer> wal_;
+  std::unique_ptr<head::Head> head_;
+
+  mutable std::mutex mu_;
+  std::mutex compact_mu_;
+  std::mutex close_mu_;
+  bool closed_ = false;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  std::thread bg_;
+
+  std::atomic<int64_t> wal_corruptions_repaired_{0};
+  std::atomic<int64_t> head_persisted_{0};
+  std::atomic<int64_t> compactions_{0};
+  std::atomic<int64_t> compactions_failed_{0};
+  std::atomic<int64_t> retention_deleted_blocks_{0};
+};
+
+}  // namespace vigil::storage
