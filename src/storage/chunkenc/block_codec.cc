@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include "base/encoding.h"
@@ -230,6 +231,17 @@ bool ToDecimals(std::span<const model::Sample> s, int* exp, std::vector<int64_t>
   return true;
 }
 
+// The greatest common divisor of the values (1 if there is none worth using).
+uint64_t CommonFactor(std::span<const int64_t> v) {
+  uint64_t g = 0;
+  for (int64_t x : v) {
+    uint64_t mag = x < 0 ? 0 - static_cast<uint64_t>(x) : static_cast<uint64_t>(x);
+    g = std::gcd(g, mag);
+    if (g == 1) return 1;
+  }
+  return g == 0 || g > (uint64_t{1} << 62) ? 1 : g;
+}
+
 // Differences modulo 2^64 (never overflowing).
 std::vector<int64_t> Diff(std::span<const int64_t> v) {
   std::vector<int64_t> d;
@@ -375,6 +387,11 @@ bool BlockIterator::Decode(std::string* err) {
         *err = fmt::format("bad decimal header (exponent {}, order {})", e, order);
         return false;
       }
+      uint64_t mult;
+      if (!ReadUvarintBits(br, &mult) || mult == 0) {
+        *err = "bad decimal multiplier";
+        return false;
+      }
       int64_t heads[2] = {0, 0};
       for (uint64_t i = 0; i < order; ++i) {
         if (!ReadUvarintBits(br, &z)) {
@@ -387,6 +404,9 @@ bool BlockIterator::Decode(std::string* err) {
       if (!ReadSeq(br, n - order, &ints, err)) {
         *err = "values: " + *err;
         return false;
+      }
+      if (mult != 1) {
+        for (auto& x : ints) x = static_cast<int64_t>(static_cast<uint64_t>(x) * mult);
       }
       if (order == 2) Integrate(ints, heads[1]);
       if (order >= 1) Integrate(ints, heads[0]);
@@ -455,14 +475,21 @@ absl::StatusOr<std::string> EncodeBlockChunk(std::span<const model::Sample> s) {
       seqs[0] = ints;
       seqs[1] = Diff(seqs[0]);
       seqs[2] = Diff(seqs[1]);
+      const int64_t d1 = seqs[1].empty() ? 0 : seqs[1][0];  // before any division
       int best = 0;
       SeqPlan plans[3];
+      uint64_t mults[3] = {1, 1, 1};
       size_t best_bits = ~size_t{0};
       for (int order = 0; order <= 2 && static_cast<size_t>(order) <= n; ++order) {
+        // A common factor (memory in 4 KiB pages, counters stepping by 8...) is divided out.
+        mults[order] = CommonFactor(seqs[order]);
+        if (mults[order] > 1) {
+          for (auto& x : seqs[order]) x /= static_cast<int64_t>(mults[order]);
+        }
         plans[order] = PlanSeq(seqs[order]);
-        size_t bits = plans[order].bits;
+        size_t bits = plans[order].bits + UvarintBits(mults[order]);
         if (order >= 1) bits += UvarintBits(ZigZagEncode(ints[0]));
-        if (order == 2) bits += UvarintBits(ZigZagEncode(seqs[1].empty() ? 0 : seqs[1][0]));
+        if (order == 2) bits += UvarintBits(ZigZagEncode(d1));
         if (bits < best_bits) {
           best_bits = bits;
           best = order;
@@ -472,8 +499,9 @@ absl::StatusOr<std::string> EncodeBlockChunk(std::span<const model::Sample> s) {
         v_scheme = ValueScheme::kDecimal;
         bw.WriteBits(static_cast<uint64_t>(e), 8);
         bw.WriteBits(static_cast<uint64_t>(best), 8);
+        WriteUvarintBits(bw, mults[best]);
         if (best >= 1) WriteUvarintBits(bw, ZigZagEncode(ints[0]));
-        if (best == 2) WriteUvarintBits(bw, ZigZagEncode(seqs[1][0]));
+        if (best == 2) WriteUvarintBits(bw, ZigZagEncode(d1));
         WriteSeq(bw, seqs[best], plans[best]);
       }
     }

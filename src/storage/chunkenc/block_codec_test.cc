@@ -98,6 +98,23 @@ INSTANTIATE_TEST_SUITE_P(
                    VS::kDecimal, TS::kPackedDod}),
     [](const auto& info) { return std::string(info.param.name); });
 
+TEST(BlockCodec, DividesOutACommonFactor) {
+  // Memory in 4 KiB pages: the 12 low zero bits of every delta are not stored.
+  std::mt19937_64 rng(3);
+  std::vector<double> v;
+  double x = 4096.0 * 1000000;
+  for (int i = 0; i < 480; ++i) v.push_back(x += 4096.0 * static_cast<double>(rng() % 2000));
+  auto s = Regular(v);
+  auto enc = EncodeBlockChunk(s);
+  ASSERT_TRUE(enc.ok());
+  EXPECT_EQ(ValueSchemeOf(*enc), static_cast<uint8_t>(VS::kDecimal));
+  EXPECT_LT(enc->size(), 480u * 12 / 8 + 40);  // ~11 bits per sample, not ~23
+  ExpectRoundTrip(s);
+  // Extreme factors and wrapping differences.
+  ExpectRoundTrip(Regular({-4611686018427387904.0, 4611686018427387904.0, 0.0}));
+  ExpectRoundTrip(Regular({9.2e18 - 2048, -9.2e18, 9.2e18 - 2048}));
+}
+
 TEST(BlockCodec, RoundTripsExtremeTimestamps) {
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
