@@ -2,6 +2,7 @@
 // Persistence, compaction, retention, deletion and snapshots live in db_compact.cc.
 #include "storage/db.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -157,15 +158,94 @@ std::unique_ptr<Appender> DBImpl::NewAppender(std::string_view tenant) {
   return head_->NewAppender(tenant);
 }
 
+// A querier over the blocks and the head as of its creation. The head may be truncated
+// while the querier lives (its oldest data persisted into a new block); rather than make
+// truncation wait for readers, the querier notices that the head's persisted boundary
+// moved and also reads the blocks written since, so no sample disappears from under it.
+// Overlaps between sources are removed by the merge (equal timestamps are deduplicated).
+class DBQuerier final : public Querier {
+ public:
+  DBQuerier(DBImpl* db, std::string_view tenant, int64_t mint, int64_t maxt)
+      : db_(db), tenant_(tenant), mint_(mint), maxt_(maxt) {
+    seen_persisted_ = db_->head_->min_valid_time();
+    for (auto& b : db_->Blocks()) AddBlock(std::move(b));
+    head_q_ = db_->head_->NewQuerier(tenant, mint, maxt);
+  }
+
+  std::unique_ptr<SeriesSet> Select(bool sorted, const SelectHints& hints,
+                                    const model::Matchers& matchers) override {
+    std::vector<Querier*> qs = Sources();
+    if (qs.size() == 1) return qs[0]->Select(sorted, hints, matchers);
+    std::vector<std::unique_ptr<SeriesSet>> sets;
+    sets.reserve(qs.size());
+    for (Querier* q : qs) sets.push_back(q->Select(/*sorted=*/true, hints, matchers));
+    return NewMergeSeriesSet(std::move(sets));
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelValues(std::string_view name,
+                                                       const model::Matchers& matchers) override {
+    std::vector<std::vector<std::string>> lists;
+    for (Querier* q : Sources()) {
+      ASSIGN_OR_RETURN(auto v, q->LabelValues(name, matchers));
+      lists.push_back(std::move(v));
+    }
+    return SortedUnion(std::move(lists));
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelNames(const model::Matchers& matchers) override {
+    std::vector<std::vector<std::string>> lists;
+    for (Querier* q : Sources()) {
+      ASSIGN_OR_RETURN(auto v, q->LabelNames(matchers));
+      lists.push_back(std::move(v));
+    }
+    return SortedUnion(std::move(lists));
+  }
+
+ private:
+  bool Overlaps(const block::BlockMeta& m, int64_t mint, int64_t maxt) const {
+    return m.max_time > mint && m.min_time <= maxt;
+  }
+
+  void AddBlock(std::shared_ptr<BlockHandle> b) {
+    if (!Overlaps(b->block->meta(), mint_, maxt_)) return;
+    block_qs_.push_back(b->block->Querier(tenant_, mint_, maxt_));
+    blocks_.push_back(std::move(b));
+  }
+
+  // Blocks (oldest first) then the head, catching up with blocks persisted since.
+  std::vector<Querier*> Sources() {
+    std::lock_guard lock(mu_);
+    int64_t persisted = db_->head_->min_valid_time();
+    if (persisted > seen_persisted_) {
+      for (auto& b : db_->Blocks()) {
+        const auto& m = b->block->meta();
+        bool known = std::find(blocks_.begin(), blocks_.end(), b) != blocks_.end();
+        if (!known && Overlaps(m, seen_persisted_, persisted - 1)) AddBlock(std::move(b));
+      }
+      seen_persisted_ = persisted;
+    }
+    std::vector<Querier*> out;
+    out.reserve(block_qs_.size() + 1);
+    for (auto& q : block_qs_) out.push_back(q.get());
+    out.push_back(head_q_.get());
+    return out;
+  }
+
+  DBImpl* db_;
+  std::string tenant_;
+  int64_t mint_;
+  int64_t maxt_;
+  std::mutex mu_;
+  int64_t seen_persisted_;  // guarded by mu_
+  // Keep the blocks (and so their files) alive while their queriers may be read.
+  std::vector<std::shared_ptr<BlockHandle>> blocks_;
+  std::vector<std::unique_ptr<Querier>> block_qs_;
+  std::unique_ptr<Querier> head_q_;
+};
+
 absl::StatusOr<std::unique_ptr<Querier>> DBImpl::NewQuerier(std::string_view tenant,
                                                             int64_t mint, int64_t maxt) {
-  std::vector<std::unique_ptr<Querier>> qs;
-  std::vector<std::shared_ptr<const void>> keep;
-  // Blocks first (oldest first), the head last: on equal timestamps the merge keeps the
-  // persisted sample.
-  RETURN_IF_ERROR(BlockQueriers(tenant, mint, maxt, &qs, &keep));
-  qs.push_back(head_->NewQuerier(tenant, mint, maxt));
-  return NewMergeQuerier(std::move(qs), std::move(keep));
+  return std::unique_ptr<Querier>(new DBQuerier(this, tenant, mint, maxt));
 }
 
 Stats DBImpl::GetStats() const {

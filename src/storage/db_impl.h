@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fs/file_system.h"
+#include "storage/block/block.h"
 #include "storage/db.h"
 #include "storage/head/head.h"
 #include "storage/wal/wal.h"
@@ -34,6 +35,16 @@ class WalSink final : public head::WalLogger {
 
  private:
   std::atomic<wal::Writer*> writer_{nullptr};
+};
+
+// A loaded block plus what it takes to delete it safely: queriers hold shared_ptrs to the
+// handle, and a block dropped by compaction or retention is removed from disk only when
+// the last of them lets go.
+struct BlockHandle {
+  ~BlockHandle();
+  fs::FileSystem* fs = nullptr;
+  std::unique_ptr<block::Block> block;
+  std::atomic<bool> remove_on_release{false};
 };
 
 class DBImpl final : public DB {
@@ -57,6 +68,8 @@ class DBImpl final : public DB {
   absl::Status Close() override;
 
  private:
+  friend class DBQuerier;
+
   std::string WalDir() const;
   absl::Status ReplayWal();
   void BackgroundLoop();
@@ -70,11 +83,13 @@ class DBImpl final : public DB {
   absl::Status ApplyRetentionLocked();
   absl::Status TruncateWal(int64_t min_time);
   void FillBlockStats(Stats* s) const;
-  // Queriers over the blocks overlapping [mint, maxt], oldest first, plus references that
-  // keep those blocks open for the queriers' lifetime.
-  absl::Status BlockQueriers(std::string_view tenant, int64_t mint, int64_t maxt,
-                             std::vector<std::unique_ptr<Querier>>* qs,
-                             std::vector<std::shared_ptr<const void>>* keep) const;
+  std::vector<std::shared_ptr<BlockHandle>> Blocks() const;
+  static void SortBlocks(std::vector<std::shared_ptr<BlockHandle>>* blocks);
+  void SwapBlocks(const std::vector<std::shared_ptr<BlockHandle>>& old,
+                  std::vector<std::shared_ptr<BlockHandle>> added);
+  absl::StatusOr<std::shared_ptr<BlockHandle>> OpenBlock(const block::Ulid& id);
+  std::vector<int64_t> CompactionRanges() const;
+  absl::Status LinkTree(const std::string& from, const std::string& to);
   void CloseBlocks();
 
   const Options opts_;
@@ -85,6 +100,7 @@ class DBImpl final : public DB {
   std::unique_ptr<head::Head> head_;
 
   mutable std::mutex mu_;
+  std::vector<std::shared_ptr<BlockHandle>> blocks_;  // sorted by min_time; guarded by mu_
   std::mutex compact_mu_;
   std::mutex close_mu_;
   bool closed_ = false;

@@ -185,5 +185,215 @@ TEST_F(DBTest, ConcurrentAppendersAndQueriers) {
   for (const auto& [k, v] : r) EXPECT_EQ(v.size(), 300u) << k;
 }
 
+// ---- blocks ----
+
+class DBBlocksTest : public DBTest {
+ protected:
+  static constexpr int64_t kRange = 10000;
+  Options BlockOpts() {
+    Options o = Opts();
+    o.block_range_ms = kRange;
+    return o;
+  }
+  // One sample per second for series a and b{i}, from `from` to `to` (ms, exclusive).
+  void Fill(DB& db, int64_t from, int64_t to, std::string_view tenant = kDefaultTenant) {
+    auto app = db.NewAppender(tenant);
+    for (int64_t t = from; t < to; t += 1000) {
+      ASSERT_TRUE(app->Append(0, Series("a"), t, static_cast<double>(t) / 7).ok());
+      for (int i = 0; i < 3; i++) {
+        ASSERT_TRUE(app->Append(0, Series("b", std::to_string(i)), t, static_cast<double>(i)).ok());
+      }
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  std::vector<std::string> BlockDirs() {
+    std::vector<std::string> out;
+    auto names = fs_->ListDir("/data");
+    EXPECT_TRUE(names.ok());
+    if (!names.ok()) return out;
+    for (const auto& n : *names) {
+      if (n.size() == 26) out.push_back(n);
+    }
+    return out;
+  }
+};
+
+TEST_F(DBBlocksTest, HeadIsCutIntoABlockAndQueriesSpanBoth) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 26000);
+  SeriesSamples before = ReadDB(*db);
+  ASSERT_TRUE(db->Compact().ok());
+  Stats s = db->GetStats();
+  EXPECT_EQ(s.blocks, 1);
+  EXPECT_EQ(s.head_persisted, 1);
+  EXPECT_GT(s.blocks_bytes, 0);
+  EXPECT_EQ(s.head_min_time, 10000);
+  EXPECT_EQ(BlockDirs().size(), 1u);
+  EXPECT_EQ(ReadDB(*db), before);
+  EXPECT_EQ(ReadDB(*db, kDefaultTenant, 8000, 12000)["a{instance=\"a\"}"].size(), 5u);
+  // Persisted time is closed for writes.
+  auto app = db->NewAppender(kDefaultTenant);
+  EXPECT_EQ(RejectOf(app->Append(0, Series("a"), 5000, 1).status()), Reject::kTooOld);
+  // After a restart the block is loaded, the WAL replays only the rest, and it is all there.
+  ASSERT_TRUE(db->Close().ok());
+  db = MustOpen(BlockOpts());
+  EXPECT_EQ(ReadDB(*db), before);
+  EXPECT_EQ(db->GetStats().blocks, 1);
+  app = db->NewAppender(kDefaultTenant);
+  EXPECT_EQ(RejectOf(app->Append(0, Series("a"), 5000, 1).status()), Reject::kTooOld);
+}
+
+TEST_F(DBBlocksTest, CompactionKeepsDataIdentical) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 95000);
+  Fill(*db, 0, 95000, "t2");
+  SeriesSamples before = ReadDB(*db);
+  SeriesSamples before_t2 = ReadDB(*db, "t2");
+  ASSERT_TRUE(db->Compact().ok());
+  Stats s = db->GetStats();
+  // 8 blocks of 10s were persisted ([0,80s)); [0,30s) and [30s,60s) became one each.
+  EXPECT_EQ(s.head_persisted, 8);
+  EXPECT_GE(s.compactions, 2);
+  EXPECT_EQ(s.blocks, 4);
+  EXPECT_EQ(ReadDB(*db), before);
+  EXPECT_EQ(ReadDB(*db, "t2"), before_t2);
+  EXPECT_TRUE(ReadDB(*db, "t3").empty());
+  ASSERT_TRUE(db->Close().ok());
+  db = MustOpen(BlockOpts());
+  EXPECT_EQ(ReadDB(*db), before);
+  EXPECT_EQ(BlockDirs().size(), 4u);
+}
+
+TEST_F(DBBlocksTest, QuerierKeepsReadingBlocksThatCompactionReplaced) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 45000);
+  ASSERT_TRUE(db->Compact().ok());
+  // The querier stops before the samples added below: the head is read live, and this
+  // test is about the data that moves from the head into blocks while it is open.
+  auto q = db->NewQuerier(kDefaultTenant, model::kMinTime, 44999);
+  ASSERT_TRUE(q.ok());
+  SeriesSamples before = ReadDB(*db);
+  Fill(*db, 45000, 100000);
+  ASSERT_TRUE(db->Compact().ok());
+  ASSERT_GE(db->GetStats().compactions, 1);     // the blocks it captured were replaced
+  ASSERT_GT(db->GetStats().head_min_time, 44999);  // and its head range was persisted
+  EXPECT_EQ(testing::ReadQuerier(**q, {model::Matcher::MustMake(model::MatchType::kRegexMatch,
+                                                                "__name__", ".+")}),
+            before);
+}
+
+TEST_F(DBBlocksTest, RetentionByTimeDeletesOldBlocks) {
+  Options o = BlockOpts();
+  o.retention_ms = 40000;
+  auto db = MustOpen(o);
+  Fill(*db, 0, 100000);
+  ASSERT_TRUE(db->Compact().ok());
+  Stats s = db->GetStats();
+  EXPECT_GT(s.retention_deleted_blocks, 0);
+  EXPECT_GE(s.oldest_block_min_time, 100000 - 1000 - 40000 - kRange);
+  auto r = ReadDB(*db)["a{instance=\"a\"}"];
+  ASSERT_FALSE(r.empty());
+  EXPECT_GE(r.front().t, 100000 - 1000 - 40000 - kRange);
+  EXPECT_EQ(r.back().t, 99000);
+}
+
+TEST_F(DBBlocksTest, RetentionBySizeDeletesOldestBlocksFirst) {
+  Options o = BlockOpts();
+  auto db = MustOpen(o);
+  Fill(*db, 0, 60000);
+  ASSERT_TRUE(db->Compact().ok());
+  Stats s = db->GetStats();
+  ASSERT_GE(s.blocks, 2);
+  db.reset();
+  o.retention_bytes = s.blocks_bytes - 1;
+  db = MustOpen(o);
+  ASSERT_TRUE(db->Compact().ok());
+  Stats after = db->GetStats();
+  EXPECT_LT(after.blocks, s.blocks);
+  EXPECT_LE(after.blocks_bytes, o.retention_bytes);
+  EXPECT_GT(after.oldest_block_min_time, s.oldest_block_min_time);
+}
+
+TEST_F(DBBlocksTest, DeleteAndCleanTombstonesAcrossBlocksAndHead) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 26000);
+  ASSERT_TRUE(db->Compact().ok());
+  ASSERT_EQ(db->GetStats().blocks, 1);
+  auto m = model::Matcher::MustMake(model::MatchType::kEqual, "__name__", "a");
+  ASSERT_TRUE(db->Delete(kDefaultTenant, 5000, 15000, {m}).ok());
+  auto check = [&](DB& d) {
+    SeriesSamples r = ReadDB(d);
+    const auto& a = r["a{instance=\"a\"}"];
+    EXPECT_EQ(a.size(), 26u - 11u);
+    for (const auto& smp : a) EXPECT_TRUE(smp.t < 5000 || smp.t > 15000) << smp.t;
+    EXPECT_EQ(r["b{instance=\"0\"}"].size(), 26u);
+  };
+  check(*db);
+  auto before_dirs = BlockDirs();
+  ASSERT_TRUE(db->CleanTombstones().ok());
+  check(*db);
+  EXPECT_NE(BlockDirs(), before_dirs);
+  ASSERT_TRUE(db->Close().ok());
+  db = MustOpen(BlockOpts());
+  check(*db);
+}
+
+TEST_F(DBBlocksTest, SnapshotHoldsEveryBlockAndTheHead) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 26000);
+  ASSERT_TRUE(db->Compact().ok());
+  SeriesSamples before = ReadDB(*db);
+  auto name = db->Snapshot(/*skip_head=*/false);
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(name->size(), 16u + 1 + 16);  // 20261122T075612Z-<16 hex>
+  auto head_less = db->Snapshot(/*skip_head=*/true);
+  ASSERT_TRUE(head_less.ok());
+  Options so = BlockOpts();
+  so.path = "/data/snapshots/" + *name;
+  auto snap = MustOpen(so);
+  EXPECT_EQ(ReadDB(*snap), before);
+  EXPECT_EQ(snap->GetStats().blocks, 2);
+  so.path = "/data/snapshots/" + *head_less;
+  auto snap2 = MustOpen(so);
+  EXPECT_EQ(snap2->GetStats().blocks, 1);
+  EXPECT_EQ(ReadDB(*snap2)["a{instance=\"a\"}"].size(), 10u);
+}
+
+TEST_F(DBBlocksTest, FlushHeadPersistsEverythingAndTruncatesTheWal) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 26000);
+  SeriesSamples before = ReadDB(*db);
+  ASSERT_TRUE(db->FlushHead().ok());
+  Stats s = db->GetStats();
+  EXPECT_EQ(s.blocks, 3);
+  EXPECT_EQ(s.head_series, 0);
+  EXPECT_EQ(ReadDB(*db), before);
+  ASSERT_TRUE(db->Close().ok());
+  db = MustOpen(BlockOpts());
+  EXPECT_EQ(ReadDB(*db), before);
+  EXPECT_EQ(db->GetStats().head_series, 0);
+}
+
+TEST_F(DBBlocksTest, LeftoverTmpIsRemovedAndACorruptBlockIsMovedAside) {
+  auto db = MustOpen(BlockOpts());
+  Fill(*db, 0, 26000);
+  ASSERT_TRUE(db->Compact().ok());
+  ASSERT_TRUE(db->Close().ok());
+  db.reset();
+  auto dirs = BlockDirs();
+  ASSERT_EQ(dirs.size(), 1u);
+  ASSERT_TRUE(fs_->MkdirAll("/data/01HZZZZZZZZZZZZZZZZZZZZZZZ.tmp").ok());
+  auto w = fs_->NewWritableFile("/data/" + dirs[0] + "/index");
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Append("garbage").ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  db = MustOpen(BlockOpts());
+  EXPECT_EQ(db->GetStats().blocks, 0);
+  EXPECT_FALSE(*fs_->Exists("/data/01HZZZZZZZZZZZZZZZZZZZZZZZ.tmp"));
+  EXPECT_TRUE(*fs_->Exists("/data/" + dirs[0] + ".corrupted"));
+  // The head data after the block is still there.
+  EXPECT_EQ(ReadDB(*db)["a{instance=\"a\"}"].size(), 16u);
+}
+
 }  // namespace
 }  // namespace vigil::storage

@@ -147,19 +147,6 @@ class MergeSeriesSet final : public SeriesSet {
   MergedSeries cur_;
 };
 
-std::vector<std::string> SortedUnion(std::vector<std::vector<std::string>> lists) {
-  std::vector<std::string> out;
-  for (auto& l : lists) {
-    std::vector<std::string> merged;
-    merged.reserve(out.size() + l.size());
-    std::set_union(std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()),
-                   std::make_move_iterator(l.begin()), std::make_move_iterator(l.end()),
-                   std::back_inserter(merged));
-    out = std::move(merged);
-  }
-  return out;
-}
-
 class MergeQuerier final : public Querier {
  public:
   MergeQuerier(std::vector<std::unique_ptr<Querier>> qs,
@@ -202,6 +189,19 @@ class MergeQuerier final : public Querier {
 };
 
 }  // namespace
+
+std::vector<std::string> SortedUnion(std::vector<std::vector<std::string>> lists) {
+  std::vector<std::string> out;
+  for (auto& l : lists) {
+    std::vector<std::string> merged;
+    merged.reserve(out.size() + l.size());
+    std::set_union(std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()),
+                   std::make_move_iterator(l.begin()), std::make_move_iterator(l.end()),
+                   std::back_inserter(merged));
+    out = std::move(merged);
+  }
+  return out;
+}
 
 std::unique_ptr<SampleIterator> NewMergeIterator(std::vector<std::unique_ptr<SampleIterator>> its) {
   if (its.size() == 1) return std::move(its[0]);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "storage/querier.h"
@@ -24,6 +25,9 @@ std::unique_ptr<Querier> NewMergeQuerier(std::vector<std::unique_ptr<Querier>> q
 
 // The union of several sample iterators, deduplicated by timestamp (first one wins).
 std::unique_ptr<SampleIterator> NewMergeIterator(std::vector<std::unique_ptr<SampleIterator>> its);
+
+// The sorted union of sorted string lists (label names or values from several sources).
+std::vector<std::string> SortedUnion(std::vector<std::vector<std::string>> lists);
 
 // The merge of several SeriesSets, each sorted by labels.
 std::unique_ptr<SeriesSet> NewMergeSeriesSet(std::vector<std::unique_ptr<SeriesSet>> sets);
