@@ -1,0 +1,75 @@
+// The HTTP endpoints Vigil serves today, registered on a Router:
+//
+//   GET  /-/healthy, /-/ready (503 until the DB is attached), /metrics
+//   POST /api/v1/write                             remote_write 1.0 (snappy protobuf)
+//   GET|POST /api/v1/series, /api/v1/labels, GET /api/v1/label/:name/values
+//   GET  /api/v1/export                            VictoriaMetrics-style JSON lines
+//   POST|PUT /api/v1/admin/tsdb/snapshot, delete_series, clean_tombstones
+//   GET  /api/v1/status/tsdb, /api/v1/status/buildinfo
+//
+// JSON shapes and error bodies follow Prometheus's API ({"status":"success","data":...}
+// and {"status":"error","errorType":"bad_data","error":"..."} with 400).
+//
+// Every request acts for the default tenant until authentication exists; queriers strip
+// the reserved __tenant__ label, so it never shows in answers.
+//
+// Thread-safety: handlers run concurrently. AttachStorage() may be called once, from any
+// thread, while the server runs; requests that need storage answer 503 until then.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "base/metrics.h"
+#include "http/server.h"
+#include "storage/db.h"
+
+namespace vigil::ingest {
+class RemoteWriteIngester;
+}
+
+namespace vigil::http {
+
+struct BuildInfo {
+  std::string version;
+  std::string revision;
+  std::string branch;
+  std::string build_user;
+  std::string build_date;
+};
+
+class Api {
+ public:
+  Api(BuildInfo build, metrics::Registry* registry);
+  ~Api();
+
+  // Registers every endpoint. The Api must outlive the router's use.
+  void Register(Router* router);
+
+  // Makes storage available and /-/ready answer 200. Both must outlive the server.
+  void AttachStorage(storage::DB* db, ingest::RemoteWriteIngester* ingester);
+
+ private:
+  storage::DB* db() const { return db_.load(std::memory_order_acquire); }
+  // Answers 503 and returns nullptr while storage is not attached.
+  storage::DB* NeedDb(Response* resp) const;
+
+  void Series(const Request& req, Response* resp);
+  void Labels(const Request& req, Response* resp);
+  void LabelValues(const Request& req, Response* resp);
+  void Export(const Request& req, Response* resp);
+  void Write(const Request& req, Response* resp);
+  void Snapshot(const Request& req, Response* resp);
+  void DeleteSeries(const Request& req, Response* resp);
+  void CleanTombstones(const Request& req, Response* resp);
+  void TsdbStatus(const Request& req, Response* resp);
+  void BuildInfoHandler(const Request& req, Response* resp);
+  void Metrics(const Request& req, Response* resp);
+
+  const BuildInfo build_;
+  metrics::Registry* const registry_;
+  std::atomic<storage::DB*> db_{nullptr};
+  std::atomic<ingest::RemoteWriteIngester*> ingester_{nullptr};
+};
+
+}  // namespace vigil::http
