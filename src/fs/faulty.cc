@@ -27,6 +27,7 @@ class FaultyWritableFile final : public WritableFile {
       : fs_(fs), path_(std::move(path)), base_(std::move(base)), epoch_(epoch) {}
 
   absl::Status Append(std::string_view data) override {
+    std::shared_lock<std::shared_mutex> crash(fs_->crash_mu_);
     RETURN_IF_ERROR(CheckAlive());
     std::unique_ptr<FaultyFileSystem::Pending> fault = fs_->TakeFault(FaultyFileSystem::Op::kAppend);
     size_t keep = data.size();
@@ -62,6 +63,7 @@ class FaultyWritableFile final : public WritableFile {
   absl::Status Sync() override { return SyncFlushed(); }
 
   absl::Status SyncFlushed() override {
+    std::shared_lock<std::shared_mutex> crash(fs_->crash_mu_);
     RETURN_IF_ERROR(CheckAlive());
     if (auto fault = fs_->TakeFault(FaultyFileSystem::Op::kSync)) return fault->status;
     uint64_t covered;
@@ -176,6 +178,7 @@ void FaultyFileSystem::ApplyFlips(const std::string& path, std::string* data) {
 }
 
 absl::Status FaultyFileSystem::SimulateCrash(CrashOptions opts) {
+  std::unique_lock<std::shared_mutex> crash(crash_mu_);
   std::map<std::string, uint64_t> cut;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -191,7 +194,10 @@ absl::Status FaultyFileSystem::SimulateCrash(CrashOptions opts) {
   }
   for (const auto& [path, size] : cut) {
     ASSIGN_OR_RETURN(bool exists, base_->Exists(path));
-    if (exists) RETURN_IF_ERROR(Annotate(base_->Truncate(path, size), "simulate crash"));
+    if (!exists) continue;
+    // Only ever shorten: a crash loses data, it never invents zeros.
+    ASSIGN_OR_RETURN(uint64_t actual, base_->FileSize(path));
+    if (size < actual) RETURN_IF_ERROR(Annotate(base_->Truncate(path, size), "simulate crash"));
   }
   return absl::OkStatus();
 }

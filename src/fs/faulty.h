@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,10 @@ class FaultyFileSystem final : public FileSystem {
   void ApplyFlips(const std::string& path, std::string* data);
 
   FileSystem* base_;
-  mutable std::mutex mu_;
+  // Appends and syncs hold it shared from their liveness check to their bookkeeping, and
+  // SimulateCrash holds it exclusively, so no write lands "after" the power loss.
+  std::shared_mutex crash_mu_;
+  mutable std::mutex mu_;  // after crash_mu_ when both are held
   std::mt19937_64 rng_;
   std::vector<std::pair<Op, Pending>> pending_;
   int64_t space_left_ = -1;

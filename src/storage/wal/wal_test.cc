@@ -428,7 +428,9 @@ TEST_F(WalTest, GroupCommitMakesEveryAcknowledgedLogDurable) {
     ASSERT_TRUE(faulty_.SimulateCrash({.keep_random_unsynced = true}).ok());
     crash = true;
     for (auto& th : threads) th.join();
-    EXPECT_LT(w->stats().fsyncs, w->stats().records_written + 1);
+    // At most one fsync per commit plus one per segment cut (the in-memory fs syncs
+    // instantly, so grouping is shown by the Posix test below).
+    EXPECT_LE(w->stats().fsyncs, w->stats().records_written + w->stats().segments_created);
     w.reset();
 
     Replayed r = Replay(fs_);
