@@ -44,7 +44,7 @@ class HeadChunkSeriesSet final : public block::ChunkSeriesSet {
       cur_.chunks.clear();
       if (d->ooo.empty() && d->tombstones.empty()) {
         for (const auto& c : d->chunks) {
-          cur_.chunks.push_back(block::ChunkMeta{c.mint, c.maxt, chunkenc::Encoding::kXor,
+          cur_.chunks.push_back(block::ChunkMeta{c.mint, c.maxt, c.chunk->encoding(),
                                                  std::string(c.chunk->bytes())});
         }
       } else {
@@ -366,6 +366,8 @@ absl::Status DBImpl::ApplyRetentionLocked() {
 absl::Status DBImpl::Compact() {
   std::lock_guard lock(compact_mu_);
   auto start = Clock::now();
+  int64_t saved = head_->RecodeChunks();
+  if (saved > (1 << 20)) VLOG_DEBUG("db", "re-encoded head chunks: {} bytes saved", saved);
   RETURN_IF_ERROR(Annotate(PersistDueHeadLocked(), "persist head"));
   RETURN_IF_ERROR(CompactBlocksLocked());
   RETURN_IF_ERROR(Annotate(ApplyRetentionLocked(), "retention"));

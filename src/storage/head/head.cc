@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "fmt/format.h"
+#include "storage/chunkenc/block_codec.h"
 #include "storage/index/postings.h"
 
 namespace vigil::storage::head {
@@ -437,6 +438,53 @@ size_t Head::MemoryBytes() const {
   postings_.ForEachPair([&](SymbolId, SymbolId, size_t n) { pairs += n; });
   b += pairs * sizeof(Ref) + symbols_.string_bytes() + symbols_.size() * 48;
   return b;
+}
+
+int64_t Head::RecodeChunks() {
+  std::vector<Ref> refs;
+  {
+    std::lock_guard lock(recode_mu_);
+    refs.swap(recode_queue_);
+  }
+  std::sort(refs.begin(), refs.end());
+  refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+  int64_t saved = 0;
+  std::vector<model::Sample> samples;
+  for (Ref ref : refs) {
+    RefStripe& rs = RefStripeFor(ref);
+    std::lock_guard rlock(rs.mu);
+    auto it = rs.by_ref.find(ref);
+    if (it == rs.by_ref.end()) continue;
+    MemSeries& s = *it->second;
+    // Collect the completed XOR chunks under the lock, encode outside it, swap back in
+    // only if the chunk is still there (it may have been truncated meanwhile).
+    std::vector<std::shared_ptr<chunkenc::Chunk>> todo;
+    {
+      std::lock_guard slock(SeriesLock(ref));
+      size_t completed = s.app != nullptr && !s.chunks.empty() ? s.chunks.size() - 1 : s.chunks.size();
+      for (size_t i = 0; i < completed; i++) {
+        if (s.chunks[i].chunk->encoding() == chunkenc::Encoding::kXor) todo.push_back(s.chunks[i].chunk);
+      }
+    }
+    for (const auto& old : todo) {
+      samples.clear();
+      auto cit = old->NewIterator();
+      while (cit->Next()) samples.push_back(cit->At());
+      if (!cit->Err().ok() || samples.empty()) continue;
+      auto enc = chunkenc::EncodeBlockChunk(samples);
+      if (!enc.ok() || enc->size() >= old->bytes().size()) continue;
+      auto repl = std::make_shared<chunkenc::BlockChunk>(std::move(enc).value());
+      std::lock_guard slock(SeriesLock(ref));
+      for (auto& c : s.chunks) {
+        if (c.chunk == old) {
+          saved += static_cast<int64_t>(old->bytes().size() - repl->bytes().size());
+          c.chunk = repl;
+          break;
+        }
+      }
+    }
+  }
+  return saved;
 }
 
 TsdbStatus Head::Status(std::string_view tenant, int limit) const {

@@ -144,6 +144,11 @@ class Head {
   // Approximate resident bytes of series, chunks, postings and symbols.
   size_t MemoryBytes() const;
 
+  // Re-encodes the chunks completed since the last call with the block codec when that is
+  // smaller (typically 3-5x for node_exporter-like data), off the append path. Returns the
+  // bytes saved. The DB calls it from its background loop.
+  int64_t RecodeChunks();
+
   const HeadOptions& options() const { return opts_; }
 
  private:
@@ -209,6 +214,14 @@ class Head {
   std::atomic<int64_t> series_created_{0};
   std::atomic<int64_t> series_removed_{0};
   std::array<std::atomic<int64_t>, 8> rejected_{};
+
+  // Series that completed a chunk since the last RecodeChunks.
+  std::mutex recode_mu_;
+  std::vector<Ref> recode_queue_;
+  void QueueRecode(std::span<const Ref> refs) {
+    std::lock_guard lock(recode_mu_);
+    recode_queue_.insert(recode_queue_.end(), refs.begin(), refs.end());
+  }
 
   // Old ref -> live ref for series logged twice under different refs. Written and read
   // only by the single replay thread, before the head serves anything.

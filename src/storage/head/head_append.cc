@@ -62,6 +62,7 @@ class HeadAppender final : public storage::Appender {
   std::vector<RefSeries> wal_series_;
   std::vector<MemSeries*> to_mark_logged_;
   absl::flat_hash_set<MemSeries*> seen_unlogged_;
+  std::vector<Ref> recode_;
 };
 
 absl::Status HeadAppender::BuildPairs(const model::Labels& labels) {
@@ -186,14 +187,17 @@ absl::Status HeadAppender::Commit() {
   const HeadOptions& o = head_->opts_;
   int64_t mint = model::kMaxTime, maxt = model::kMinTime;
   int64_t stored = 0, new_chunks = 0;
+  recode_.clear();
   for (const Pending& p : pending_) {
     storage::Reject reject = storage::Reject::kNone;
     bool new_chunk = false;
+    bool completed_one = false;
     bool ok;
     {
       std::lock_guard lock(head_->SeriesLock(p.series->ref));
       ok = p.series->Apply(p.t, p.v, o.out_of_order_window_ms, o.chunk_range_ms,
                            o.max_samples_per_chunk, &reject, &new_chunk);
+      completed_one = new_chunk && p.series->chunks.size() > 1;
     }
     if (ok) {
       stored++;
@@ -203,7 +207,11 @@ absl::Status HeadAppender::Commit() {
       // Another appender moved the series past this sample between Append and Commit.
       head_->CountReject(reject);
     }
-    new_chunks += new_chunk;
+    if (new_chunk) {
+      new_chunks++;
+      // The chunk before the new one is complete: queue it for the denser codec.
+      if (completed_one) recode_.push_back(p.series->ref);
+    }
     head_->Unpin(p.series);
   }
   pending_.clear();
@@ -213,6 +221,7 @@ absl::Status HeadAppender::Commit() {
     head_->samples_appended_.fetch_add(stored, std::memory_order_relaxed);
   }
   if (new_chunks > 0) head_->num_chunks_.fetch_add(new_chunks, std::memory_order_relaxed);
+  if (!recode_.empty()) head_->QueueRecode(recode_);
   return absl::OkStatus();
 }
 

@@ -234,6 +234,28 @@ TEST(Head, CutsChunksEvery120SamplesAndAtBlockBoundaries) {
             (std::vector<Sample>{{5000, 5}, {6000, 6}, {7000, 7}}));
 }
 
+TEST(Head, RecodingCompletedChunksKeepsEverySampleAndSavesMemory) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  double v = 1000;
+  for (int i = 0; i < 500; i++) {
+    v += 0.25 * (i % 3);
+    ASSERT_TRUE(app->Append(0, Series("counter"), i * 15000, v).ok());
+    ASSERT_TRUE(app->Append(0, Series("nan"), i * 15000, i % 7 ? model::StaleNaN() : -0.0).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  Result before = ReadAll(h);
+  size_t mem_before = h.MemoryBytes();
+  EXPECT_GT(h.RecodeChunks(), 0);
+  EXPECT_LT(h.MemoryBytes(), mem_before);
+  EXPECT_EQ(ReadAll(h), before);  // bit for bit (Sample== compares value bits)
+  EXPECT_EQ(h.RecodeChunks(), 0);  // nothing new to do
+  // Appending continues on the open chunk.
+  ASSERT_TRUE(app->Append(0, Series("counter"), 500 * 15000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(ReadAll(h)["counter{instance=\"a\", job=\"node\"}"].size(), 501u);
+}
+
 TEST(Head, SelectsWithEveryMatcherType) {
   Head h({});
   auto app = h.NewAppender(kDefaultTenant);

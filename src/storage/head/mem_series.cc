@@ -124,7 +124,8 @@ int MemSeries::Truncate(int64_t t) {
 size_t MemSeries::MemoryBytes() const {
   size_t b = sizeof(MemSeries) + labels.capacity() * sizeof(SymbolId) +
              chunks.capacity() * sizeof(HeadChunk);
-  for (const auto& c : chunks) b += sizeof(chunkenc::XorChunk) + 32 + c.chunk->bytes().size();
+  // make_shared control block + chunk object + string heap block (with malloc overhead).
+  for (const auto& c : chunks) b += 16 + sizeof(chunkenc::XorChunk) + 16 + c.chunk->bytes().size();
   if (app) b += 64;
   if (extra) {
     b += sizeof(SeriesExtra) + extra->ooo.capacity() * sizeof(model::Sample) +

@@ -39,8 +39,9 @@ struct HeadChunk {
   int64_t mint;
   int64_t maxt;
   // Shared with queriers that captured it; immutable once it is no longer the last
-  // chunk of the series.
-  std::shared_ptr<chunkenc::XorChunk> chunk;
+  // chunk of the series. The open (last) chunk is a chunkenc::XorChunk; completed chunks
+  // may be re-encoded with the denser block codec by Head::RecodeChunks.
+  std::shared_ptr<chunkenc::Chunk> chunk;
 };
 
 struct SeriesExtra {
