@@ -50,6 +50,9 @@ enum class Op {
   kAdd, kSub, kMul, kDiv, kMod, kPow, kAtan2,
   kEql, kNeq, kGtr, kLss, kGte, kLte,
   kAnd, kOr, kUnless,
+  // Native-histogram trimming (`h </ x` keeps observations below x, `h >/ x` above);
+  // on floats they act like the histogram of one observation.
+  kTrimUpper, kTrimLower,
   // Aggregations.
   kSum, kAvg, kCount, kMin, kMax, kGroup, kStddev, kStdvar, kTopk, kBottomk,
   kCountValues, kQuantile, kLimitk, kLimitRatio,

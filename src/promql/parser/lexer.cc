@@ -359,6 +359,9 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
         if (next_is('=')) {
           t = Tok::kLte;
           len = 2;
+        } else if (next_is('/')) {
+          t = Tok::kTrimUpper;
+          len = 2;
         } else {
           t = Tok::kLss;
         }
@@ -366,6 +369,9 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
       case '>':
         if (next_is('=')) {
           t = Tok::kGte;
+          len = 2;
+        } else if (next_is('/')) {
+          t = Tok::kTrimLower;
           len = 2;
         } else {
           t = Tok::kGtr;

@@ -30,6 +30,8 @@ enum class Tok {
   kEqlc,      // ==
   kNeq,       // !=
   kLss, kLte, kGtr, kGte,
+  kTrimUpper,  // </
+  kTrimLower,  // >/
   kAdd, kSub, kMul, kDiv, kMod, kPow,
 };
 

@@ -60,6 +60,8 @@ const char* OpName(Op op) {
     case Op::kQuantile: return "quantile";
     case Op::kLimitk: return "limitk";
     case Op::kLimitRatio: return "limit_ratio";
+    case Op::kTrimUpper: return "</";
+    case Op::kTrimLower: return ">/";
   }
   return "?";
 }
@@ -141,7 +143,9 @@ int Precedence(Op op) {
     case Op::kMul:
     case Op::kDiv:
     case Op::kMod:
-    case Op::kAtan2: return 5;
+    case Op::kAtan2:
+    case Op::kTrimUpper:
+    case Op::kTrimLower: return 5;
     case Op::kPow: return 6;
     default: return 0;
   }
@@ -295,6 +299,8 @@ class Parser {
       case Tok::kLss: return Op::kLss;
       case Tok::kGte: return Op::kGte;
       case Tok::kLte: return Op::kLte;
+      case Tok::kTrimUpper: return Op::kTrimUpper;
+      case Tok::kTrimLower: return Op::kTrimLower;
       case Tok::kIdentifier: {
         std::string w = Lower(t.text);
         if (w == "and") return Op::kAnd;
@@ -545,7 +551,9 @@ class Parser {
     call->func = f;
     if (Peek().type != Tok::kRParen) {
       while (true) {
+        relax_empty_selector_ = f->name == "info" && call->args.size() == 1;
         ExprPtr arg = ParseExpr(0);
+        relax_empty_selector_ = false;
         if (!arg) {
           if (!failed_) Unexpected(Peek(), "function call args");
           return nullptr;
@@ -769,7 +777,7 @@ class Parser {
     }
     bool non_empty = false;
     for (const auto& m : vs->matchers) non_empty |= !m.MatchesEmpty();
-    if (!non_empty) {
+    if (!non_empty && !relax_empty_selector_) {
       Fail(vs->pos.start, "vector selector must contain at least one non-empty matcher");
       return nullptr;
     }
@@ -1078,6 +1086,8 @@ class Parser {
   size_t pos_ = 0;
   bool failed_ = false;
   absl::Status error_;
+  // info()'s second argument selects data labels and may match everything.
+  bool relax_empty_selector_ = false;
 };
 
 }  // namespace

@@ -1,0 +1,860 @@
+#include "promql/eval/evaluator.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <unordered_set>
+
+#include "base/status.h"
+#include "fmt/format.h"
+#include "model/sample.h"
+#include "promql/eval/kahan.h"
+#include "promql/parser.h"
+#include "promql/parser/functions.h"
+
+namespace vigil::promql::eval {
+
+namespace {
+
+constexpr std::string_view kTypeLabel = "__type__";
+constexpr std::string_view kUnitLabel = "__unit__";
+
+// A byte string that identifies a label subset, for grouping and matching.
+void AppendKey(std::string* key, const model::Label& l) {
+  key->append(l.name);
+  key->push_back('\xff');
+  key->append(l.value);
+  key->push_back('\xff');
+}
+
+bool Contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The key of `l` restricted to `names` (on) or without them and without __name__
+// (ignoring), as Prometheus's signature functions do.
+std::string MatchKey(const model::Labels& l, bool on, const std::vector<std::string>& names) {
+  std::string key;
+  for (const auto& lab : l) {
+    bool listed = Contains(names, lab.name);
+    if (on ? listed : (!listed && lab.name != model::kMetricName)) AppendKey(&key, lab);
+  }
+  return key;
+}
+
+model::Labels KeepOnly(const model::Labels& l, const std::vector<std::string>& names) {
+  std::vector<model::Label> out;
+  for (const auto& lab : l) {
+    if (Contains(names, lab.name)) out.push_back(lab);
+  }
+  return model::Labels(std::move(out));
+}
+
+std::string LabelsKey(const model::Labels& l) {
+  std::string key;
+  for (const auto& lab : l) AppendKey(&key, lab);
+  return key;
+}
+
+bool DropsMetricName(Op op) {
+  switch (op) {
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMod:
+    case Op::kPow:
+    case Op::kAtan2: return true;
+    default: return false;
+  }
+}
+
+// Applies a binary operator to two floats. For comparisons `keep` says whether the
+// element survives (the value is the left side's).
+double BinopValue(Op op, double l, double r, bool* keep) {
+  *keep = true;
+  switch (op) {
+    case Op::kAdd: return l + r;
+    case Op::kSub: return l - r;
+    case Op::kMul: return l * r;
+    case Op::kDiv: return l / r;
+    case Op::kPow: return std::pow(l, r);
+    case Op::kMod: return std::fmod(l, r);
+    case Op::kAtan2: return std::atan2(l, r);
+    case Op::kEql: *keep = l == r; return l;
+    case Op::kNeq: *keep = l != r; return l;
+    case Op::kGtr: *keep = l > r; return l;
+    case Op::kLss: *keep = l < r; return l;
+    case Op::kGte: *keep = l >= r; return l;
+    case Op::kLte: *keep = l <= r; return l;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+model::Labels DropMetricName(const model::Labels& l) {
+  if (!l.Has(model::kMetricName) && !l.Has(kTypeLabel) && !l.Has(kUnitLabel)) return l;
+  std::vector<model::Label> out;
+  out.reserve(l.size());
+  for (const auto& lab : l) {
+    if (lab.name == model::kMetricName || lab.name == kTypeLabel || lab.name == kUnitLabel) {
+      continue;
+    }
+    out.push_back(lab);
+  }
+  return model::Labels(std::move(out));
+}
+
+Evaluator::Evaluator(const EngineOptions& opts, storage::Querier* querier, int64_t start,
+                     int64_t end, int64_t step, std::string_view query_text)
+    : opts_(opts), querier_(querier), start_(start), end_(end), step_(step), query_(query_text) {
+  if (opts.timeout_ms > 0) {
+    has_deadline_ = true;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.timeout_ms);
+  }
+}
+
+// ---- durations ----
+
+double Evaluator::DurationSeconds(const Expr& e) const {
+  switch (e.kind) {
+    case NodeKind::kNumberLiteral: return static_cast<const NumberLiteral&>(e).val;
+    case NodeKind::kParen: return DurationSeconds(*static_cast<const ParenExpr&>(e).expr);
+    case NodeKind::kUnary: {
+      const auto& u = static_cast<const UnaryExpr&>(e);
+      double v = DurationSeconds(*u.expr);
+      return u.op == Op::kSub ? -v : v;
+    }
+    case NodeKind::kBinary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      double l = DurationSeconds(*b.lhs), r = DurationSeconds(*b.rhs);
+      bool keep;
+      return BinopValue(b.op, l, r, &keep);
+    }
+    case NodeKind::kCall: {
+      const auto& c = static_cast<const Call&>(e);
+      std::string_view n = c.func->name;
+      if (n == "step") return static_cast<double>(step_) / 1000.0;
+      if (n == "range") return static_cast<double>(end_ - start_) / 1000.0;
+      if (n == "min_of" || n == "max_of") {
+        double a = DurationSeconds(*c.args[0]), b = DurationSeconds(*c.args[1]);
+        return n == "min_of" ? std::min(a, b) : std::max(a, b);
+      }
+      return 0;
+    }
+    default: return 0;
+  }
+}
+
+int64_t Evaluator::DurationMs(const Duration& d) const {
+  if (!d.expr) return d.ms;
+  double s = DurationSeconds(*d.expr);
+  if (!std::isfinite(s)) return 0;
+  return static_cast<int64_t>(std::llround(s * 1000.0));
+}
+
+// ---- preparation: what each selector must load ----
+
+void Evaluator::Prepare(const Expr& root) { PrepareNode(root, start_, end_); }
+
+std::pair<int64_t, int64_t> Evaluator::Bounds() const {
+  int64_t mint = model::kMaxTime, maxt = model::kMinTime;
+  for (const auto& [vs, r] : ranges_) {
+    mint = std::min(mint, r.first);
+    maxt = std::max(maxt, r.second);
+  }
+  if (mint > maxt) return {start_, end_};
+  return {mint, maxt};
+}
+
+void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
+  auto at_range = [&](const std::optional<int64_t>& at, AtPreproc pre, int64_t* s,
+                      int64_t* en) {
+    if (at) {
+      *s = *en = *at;
+    } else if (pre == AtPreproc::kStart) {
+      *s = *en = start_;
+    } else if (pre == AtPreproc::kEnd) {
+      *s = *en = end_;
+    }
+  };
+  auto add = [&](const VectorSelector* vs, int64_t mint, int64_t maxt) {
+    auto [it, inserted] = ranges_.emplace(vs, std::make_pair(mint, maxt));
+    if (!inserted) {
+      it->second.first = std::min(it->second.first, mint);
+      it->second.second = std::max(it->second.second, maxt);
+    }
+  };
+  switch (e.kind) {
+    case NodeKind::kVectorSelector: {
+      const auto& vs = static_cast<const VectorSelector&>(e);
+      int64_t s = start, en = end;
+      at_range(vs.at, vs.at_preproc, &s, &en);
+      int64_t off = DurationMs(vs.offset);
+      add(&vs, s - off - opts_.lookback_delta_ms + 1, en - off);
+      return;
+    }
+    case NodeKind::kMatrixSelector: {
+      const auto& ms = static_cast<const MatrixSelector&>(e);
+      const VectorSelector& vs = ms.selector();
+      int64_t s = start, en = end;
+      at_range(vs.at, vs.at_preproc, &s, &en);
+      int64_t off = DurationMs(vs.offset);
+      add(&vs, s - off - DurationMs(ms.range) + 1, en - off);
+      return;
+    }
+    case NodeKind::kSubquery: {
+      const auto& sq = static_cast<const SubqueryExpr&>(e);
+      int64_t s = start, en = end;
+      at_range(sq.at, sq.at_preproc, &s, &en);
+      int64_t off = DurationMs(sq.offset);
+      PrepareNode(*sq.expr, s - off - DurationMs(sq.range), en - off);
+      return;
+    }
+    case NodeKind::kParen:
+      PrepareNode(*static_cast<const ParenExpr&>(e).expr, start, end);
+      return;
+    case NodeKind::kUnary:
+      PrepareNode(*static_cast<const UnaryExpr&>(e).expr, start, end);
+      return;
+    case NodeKind::kBinary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      PrepareNode(*b.lhs, start, end);
+      PrepareNode(*b.rhs, start, end);
+      return;
+    }
+    case NodeKind::kCall:
+      for (const auto& a : static_cast<const Call&>(e).args) PrepareNode(*a, start, end);
+      return;
+    case NodeKind::kAggregate: {
+      const auto& a = static_cast<const AggregateExpr&>(e);
+      if (a.param) PrepareNode(*a.param, start, end);
+      PrepareNode(*a.expr, start, end);
+      return;
+    }
+    default: return;
+  }
+}
+
+// ---- storage ----
+
+absl::Status Evaluator::CheckLimits() {
+  if (has_deadline_ && (++eval_count_ & 255) == 0 &&
+      std::chrono::steady_clock::now() > deadline_) {
+    return absl::DeadlineExceededError("query timed out in expression evaluation");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const Evaluator::Loaded*> Evaluator::Load(const VectorSelector& vs) {
+  Loaded& l = cache_[&vs];
+  if (l.done) return &l;
+  l.done = true;
+  auto it = ranges_.find(&vs);
+  if (it == ranges_.end() || querier_ == nullptr) return &l;
+  auto [mint, maxt] = it->second;
+  storage::SelectHints hints;
+  hints.start = mint;
+  hints.end = maxt;
+  hints.step = step_;
+  auto ss = querier_->Select(true, hints, vs.matchers);
+  while (ss->Next()) {
+    const storage::Series& s = ss->At();
+    LoadedSeries ls;
+    ls.labels = s.labels();
+    auto iter = s.Iterator();
+    if (iter->Seek(mint)) {
+      do {
+        model::Sample smp = iter->At();
+        if (smp.t > maxt) break;
+        ls.t.push_back(smp.t);
+        ls.v.push_back(smp.v);
+      } while (iter->Next());
+    }
+    RETURN_IF_ERROR(iter->Err());
+    loaded_samples_ += static_cast<int64_t>(ls.t.size());
+    if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
+      return absl::ResourceExhaustedError(
+          "query processing would load too many samples into memory in query execution");
+    }
+    if (!ls.t.empty()) l.series.push_back(std::move(ls));
+  }
+  RETURN_IF_ERROR(ss->Err());
+  for (auto& w : ss->Warnings()) warnings_.insert(w);
+  return &l;
+}
+
+int64_t Evaluator::RefTime(const VectorSelector& vs, int64_t ts) const {
+  int64_t base = ts;
+  if (vs.at) {
+    base = *vs.at;
+  } else if (vs.at_preproc == AtPreproc::kStart) {
+    base = start_;
+  } else if (vs.at_preproc == AtPreproc::kEnd) {
+    base = end_;
+  }
+  return base - DurationMs(vs.offset);
+}
+
+// ---- annotations ----
+
+std::string Evaluator::PosSuffix(const Expr& at) const {
+  int line = 1, col = 1;
+  for (int i = 0; i < at.pos.start && i < static_cast<int>(query_.size()); ++i) {
+    if (query_[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return fmt::format(" ({}:{})", line, col);
+}
+
+void Evaluator::Warn(const Expr& at, std::string msg) {
+  warnings_.insert("PromQL warning: " + msg + PosSuffix(at));
+}
+void Evaluator::Info(const Expr& at, std::string msg) {
+  infos_.insert("PromQL info: " + msg + PosSuffix(at));
+}
+
+// ---- evaluation ----
+
+absl::StatusOr<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, int64_t ts) {
+  ASSIGN_OR_RETURN(const Loaded* l, Load(vs));
+  int64_t ref = RefTime(vs, ts);
+  Value out;
+  out.type = ValueType::kVector;
+  for (const LoadedSeries& s : l->series) {
+    auto it = std::upper_bound(s.t.begin(), s.t.end(), ref);
+    if (it == s.t.begin()) continue;
+    size_t i = static_cast<size_t>(it - s.t.begin()) - 1;
+    if (s.t[i] <= ref - opts_.lookback_delta_ms) continue;
+    if (model::IsStaleNaN(s.v[i])) continue;
+    out.vec.push_back({s.labels, s.v[i], s.t[i]});
+  }
+  return out;
+}
+
+absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
+  if (e.kind == NodeKind::kParen) return EvalRange(*static_cast<const ParenExpr&>(e).expr, ts);
+  RangeArg out;
+  if (e.kind == NodeKind::kMatrixSelector) {
+    const auto& ms = static_cast<const MatrixSelector&>(e);
+    const VectorSelector& vs = ms.selector();
+    ASSIGN_OR_RETURN(const Loaded* l, Load(vs));
+    int64_t ref = RefTime(vs, ts);
+    int64_t range = DurationMs(ms.range);
+    out.range_ms = range;
+    out.range_start = ref - range;
+    out.range_end = ref;
+    for (const LoadedSeries& s : l->series) {
+      auto lo = std::upper_bound(s.t.begin(), s.t.end(), ref - range);
+      auto hi = std::upper_bound(s.t.begin(), s.t.end(), ref);
+      RangeSeries rs;
+      for (auto it = lo; it != hi; ++it) {
+        size_t i = static_cast<size_t>(it - s.t.begin());
+        if (model::IsStaleNaN(s.v[i])) continue;
+        rs.points.push_back({s.t[i], s.v[i]});
+      }
+      if (rs.points.empty()) continue;
+      rs.labels = s.labels;
+      out.mat.push_back(std::move(rs));
+    }
+    return out;
+  }
+  if (e.kind != NodeKind::kSubquery) {
+    return absl::InternalError("BUG: range argument is not a matrix selector or subquery");
+  }
+  const auto& sq = static_cast<const SubqueryExpr&>(e);
+  int64_t base = ts;
+  if (sq.at) {
+    base = *sq.at;
+  } else if (sq.at_preproc == AtPreproc::kStart) {
+    base = start_;
+  } else if (sq.at_preproc == AtPreproc::kEnd) {
+    base = end_;
+  }
+  int64_t ref = base - DurationMs(sq.offset);
+  int64_t range = DurationMs(sq.range);
+  int64_t step = sq.step.set ? DurationMs(sq.step) : opts_.default_subquery_step_ms;
+  if (step <= 0) return absl::InvalidArgumentError("zero or negative subquery step");
+  out.range_ms = range;
+  out.range_start = ref - range;
+  out.range_end = ref;
+  int64_t first = step * ((ref - range) / step);
+  if (first <= ref - range) first += step;
+  std::unordered_map<std::string, size_t> index;
+  for (int64_t t = first; t <= ref; t += step) {
+    ASSIGN_OR_RETURN(Value v, Eval(*sq.expr, t));
+    if (v.type == ValueType::kScalar) {
+      if (out.mat.empty()) out.mat.emplace_back();
+      out.mat[0].points.push_back({t, v.scalar});
+      continue;
+    }
+    for (Elem& el : v.vec) {
+      std::string key = LabelsKey(el.labels);
+      auto [it, inserted] = index.emplace(key, out.mat.size());
+      if (inserted) out.mat.push_back({std::move(el.labels), {}});
+      out.mat[it->second].points.push_back({t, el.v});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
+  RETURN_IF_ERROR(CheckLimits());
+  switch (e.kind) {
+    case NodeKind::kNumberLiteral: {
+      Value v;
+      v.type = ValueType::kScalar;
+      v.scalar = static_cast<const NumberLiteral&>(e).val;
+      return v;
+    }
+    case NodeKind::kStringLiteral: {
+      Value v;
+      v.type = ValueType::kString;
+      v.str = static_cast<const StringLiteral&>(e).val;
+      return v;
+    }
+    case NodeKind::kVectorSelector:
+      return EvalVectorSelector(static_cast<const VectorSelector&>(e), ts);
+    case NodeKind::kMatrixSelector:
+    case NodeKind::kSubquery: {
+      ASSIGN_OR_RETURN(RangeArg r, EvalRange(e, ts));
+      Value v;
+      v.type = ValueType::kMatrix;
+      v.mat = std::move(r.mat);
+      return v;
+    }
+    case NodeKind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr, ts);
+    case NodeKind::kUnary: {
+      const auto& u = static_cast<const UnaryExpr&>(e);
+      ASSIGN_OR_RETURN(Value v, Eval(*u.expr, ts));
+      if (u.op != Op::kSub) return v;
+      if (v.type == ValueType::kScalar) {
+        v.scalar = -v.scalar;
+        return v;
+      }
+      for (Elem& el : v.vec) {
+        el.v = -el.v;
+        el.labels = DropMetricName(el.labels);
+        el.t = ts;
+      }
+      RETURN_IF_ERROR(CheckUniqueLabels(v.vec));
+      return v;
+    }
+    case NodeKind::kBinary: return EvalBinary(static_cast<const BinaryExpr&>(e), ts);
+    case NodeKind::kAggregate: return EvalAggregate(static_cast<const AggregateExpr&>(e), ts);
+    case NodeKind::kCall: {
+      ASSIGN_OR_RETURN(Value v, EvalCall(static_cast<const Call&>(e), ts));
+      if (v.type == ValueType::kVector) RETURN_IF_ERROR(CheckUniqueLabels(v.vec));
+      return v;
+    }
+  }
+  return absl::InternalError("BUG: unknown node kind");
+}
+
+absl::Status Evaluator::CheckUniqueLabels(const Vector& vec) {
+  if (vec.size() < 2) return absl::OkStatus();
+  std::unordered_set<std::string> seen;
+  for (const Elem& el : vec) {
+    if (!seen.insert(LabelsKey(el.labels)).second) {
+      return absl::InvalidArgumentError("vector cannot contain metrics with the same labelset");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- binary operators ----
+
+absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
+  ASSIGN_OR_RETURN(Value l, Eval(*b.lhs, ts));
+  ASSIGN_OR_RETURN(Value r, Eval(*b.rhs, ts));
+  Value out;
+  if (l.type == ValueType::kScalar && r.type == ValueType::kScalar) {
+    bool keep;
+    double v = BinopValue(b.op, l.scalar, r.scalar, &keep);
+    if (IsComparisonOp(b.op)) v = keep ? 1 : 0;
+    out.type = ValueType::kScalar;
+    out.scalar = v;
+    return out;
+  }
+  out.type = ValueType::kVector;
+  if (l.type == ValueType::kVector && r.type == ValueType::kVector) {
+    const VectorMatching& vm = *b.matching;
+    if (b.op == Op::kAnd || b.op == Op::kUnless) {
+      std::unordered_set<std::string> rkeys;
+      for (const Elem& el : r.vec) rkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels));
+      for (Elem& el : l.vec) {
+        bool found = rkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels)) > 0;
+        if (found == (b.op == Op::kAnd)) {
+          el.t = ts;
+          out.vec.push_back(std::move(el));
+        }
+      }
+      return out;
+    }
+    if (b.op == Op::kOr) {
+      std::unordered_set<std::string> lkeys;
+      for (Elem& el : l.vec) {
+        lkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels));
+        el.t = ts;
+        out.vec.push_back(std::move(el));
+      }
+      for (Elem& el : r.vec) {
+        if (lkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels)) == 0) {
+          el.t = ts;
+          out.vec.push_back(std::move(el));
+        }
+      }
+      return out;
+    }
+    ASSIGN_OR_RETURN(out.vec, VectorBinop(b, l.vec, r.vec, ts));
+    RETURN_IF_ERROR(CheckUniqueLabels(out.vec));
+    return out;
+  }
+  // Vector and scalar.
+  bool scalar_left = l.type == ValueType::kScalar;
+  Vector& vec = scalar_left ? r.vec : l.vec;
+  double s = scalar_left ? l.scalar : r.scalar;
+  bool drop = DropsMetricName(b.op) || b.return_bool;
+  for (Elem& el : vec) {
+    double lv = scalar_left ? s : el.v;
+    double rv = scalar_left ? el.v : s;
+    bool keep;
+    double v = BinopValue(b.op, lv, rv, &keep);
+    // A comparison keeps the vector element's value, whichever side it is on.
+    if (IsComparisonOp(b.op) && scalar_left) v = rv;
+    if (b.return_bool) {
+      v = keep ? 1 : 0;
+      keep = true;
+    }
+    if (!keep) continue;
+    Elem o{drop ? DropMetricName(el.labels) : std::move(el.labels), v, ts};
+    out.vec.push_back(std::move(o));
+  }
+  RETURN_IF_ERROR(CheckUniqueLabels(out.vec));
+  return out;
+}
+
+absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector& lhs_in,
+                                              const Vector& rhs_in, int64_t ts) {
+  const VectorMatching& vm = *b.matching;
+  bool swapped = vm.card == Cardinality::kOneToMany;
+  const Vector& lhs = swapped ? rhs_in : lhs_in;
+  const Vector& rhs = swapped ? lhs_in : rhs_in;
+  Vector out;
+  // The "one" side, by match key.
+  std::unordered_map<std::string, const Elem*> one;
+  for (const Elem& el : rhs) {
+    std::string key = MatchKey(el.labels, vm.on, vm.matching_labels);
+    auto [it, inserted] = one.emplace(key, &el);
+    if (!inserted) {
+      model::Labels group = vm.on ? KeepOnly(el.labels, vm.matching_labels)
+                                  : DropMetricName(el.labels);
+      if (!vm.on) {
+        std::vector<model::Label> keep;
+        for (const auto& lab : group) {
+          if (!Contains(vm.matching_labels, lab.name)) keep.push_back(lab);
+        }
+        group = model::Labels(std::move(keep));
+      }
+      std::string a = it->second->labels.ToString(), c = el.labels.ToString();
+      auto brace = [](const model::Labels& l) {
+        std::string s = "{";
+        bool first = true;
+        for (const auto& lab : l) {
+          if (!first) s += ", ";
+          first = false;
+          s += lab.name + "=" + QuoteString(lab.value);
+        }
+        return s + "}";
+      };
+      return absl::InvalidArgumentError(fmt::format(
+          "found duplicate series for the match group {} on the {} hand-side of the "
+          "operation: [{}, {}];many-to-many matching not allowed: matching labels must be "
+          "unique on one side",
+          brace(group), swapped ? "left" : "right", brace(it->second->labels),
+          brace(el.labels)));
+    }
+  }
+  std::unordered_set<std::string> matched;   // one-to-one: lhs keys seen
+  std::unordered_set<std::string> inserted;  // grouped: result label sets seen
+  bool drop = DropsMetricName(b.op) || b.return_bool;
+  for (const Elem& ls : lhs) {
+    std::string key = MatchKey(ls.labels, vm.on, vm.matching_labels);
+    auto it = one.find(key);
+    if (it == one.end()) continue;
+    const Elem& rs = *it->second;
+    double vl = ls.v, vr = rs.v;
+    if (swapped) std::swap(vl, vr);
+    bool keep;
+    double v = BinopValue(b.op, vl, vr, &keep);
+    if (b.return_bool) {
+      v = keep ? 1 : 0;
+      keep = true;
+    } else if (IsComparisonOp(b.op) && swapped) {
+      v = vr;  // filter keeps the "many" side's value
+    }
+    if (vm.card == Cardinality::kOneToOne) {
+      if (!matched.insert(key).second) {
+        return absl::InvalidArgumentError(
+            "multiple matches for labels: many-to-one matching must be explicit "
+            "(group_left/group_right)");
+      }
+    }
+    if (!keep) continue;
+    // The result's labels, from the "many" side.
+    model::LabelsBuilder lb(ls.labels);
+    if (drop) {
+      lb.Del(model::kMetricName);
+      lb.Del(kTypeLabel);
+      lb.Del(kUnitLabel);
+    }
+    if (vm.card == Cardinality::kOneToOne) {
+      if (vm.on) {
+        for (const auto& lab : ls.labels) {
+          if (!Contains(vm.matching_labels, lab.name)) lb.Del(lab.name);
+        }
+      } else {
+        for (const auto& n : vm.matching_labels) lb.Del(n);
+      }
+    }
+    for (const auto& n : vm.include) lb.Set(n, rs.labels.Get(n));
+    model::Labels metric = lb.Build();
+    if (vm.card != Cardinality::kOneToOne) {
+      if (!inserted.insert(LabelsKey(metric)).second) {
+        return absl::InvalidArgumentError(
+            "multiple matches for labels: grouping labels must ensure unique matches");
+      }
+    }
+    out.push_back({std::move(metric), v, ts});
+  }
+  return out;
+}
+
+// ---- aggregations ----
+
+namespace {
+
+// Prometheus's quantile over a set of values (sorted here).
+double Quantile(double q, std::vector<double>& values) {
+  if (values.empty() || std::isnan(q)) return std::numeric_limits<double>::quiet_NaN();
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  std::sort(values.begin(), values.end(), [](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    return a < b;
+  });
+  double n = static_cast<double>(values.size());
+  double rank = q * (n - 1);
+  double lower = std::max(0.0, std::floor(rank));
+  double upper = std::min(n - 1, lower + 1);
+  double weight = rank - std::floor(rank);
+  return values[static_cast<size_t>(lower)] * (1 - weight) +
+         values[static_cast<size_t>(upper)] * weight;
+}
+
+struct Group {
+  model::Labels labels;
+  double value = 0;     // sum / min / max / stdvar aux
+  double kahan_c = 0;
+  double mean = 0;
+  double count = 0;
+  bool incremental_mean = false;
+  std::vector<double> values;  // quantile
+  std::vector<const Elem*> elems;  // topk / bottomk / limitk
+};
+
+}  // namespace
+
+double QuantileOf(double q, std::vector<double>& values) { return Quantile(q, values); }
+
+absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t ts) {
+  Value param;
+  if (a.param) {
+    ASSIGN_OR_RETURN(param, Eval(*a.param, ts));
+  }
+  ASSIGN_OR_RETURN(Value in, Eval(*a.expr, ts));
+  Value out;
+  out.type = ValueType::kVector;
+  std::string value_label;
+  if (a.op == Op::kCountValues) {
+    value_label = param.str;
+    if (!model::IsValidLabelName(value_label)) {
+      return absl::InvalidArgumentError(fmt::format("invalid label name \"{}\"", value_label));
+    }
+  }
+  int64_t k = 0;
+  double ratio = 0;
+  if (a.op == Op::kTopk || a.op == Op::kBottomk || a.op == Op::kLimitk) {
+    if (std::isnan(param.scalar)) return absl::InvalidArgumentError("Parameter value is NaN");
+    if (param.scalar >= 9.223372036854775807e18 || param.scalar <= -9.223372036854775807e18) {
+      return absl::InvalidArgumentError(
+          fmt::format("Scalar value {} overflows int64", FormatFloat(param.scalar)));
+    }
+    k = static_cast<int64_t>(param.scalar);
+    if (k < 1) return out;
+  }
+  if (a.op == Op::kLimitRatio) {
+    if (std::isnan(param.scalar)) return absl::InvalidArgumentError("Ratio value is NaN");
+    ratio = std::clamp(param.scalar, -1.0, 1.0);
+  }
+  if (a.op == Op::kQuantile && (param.scalar < 0 || param.scalar > 1 || std::isnan(param.scalar))) {
+    Warn(*a.param, fmt::format("quantile value should be between 0 and 1, got {}",
+                               FormatFloat(param.scalar)));
+  }
+
+  std::vector<Group> groups;
+  std::unordered_map<std::string, size_t> index;
+  for (const Elem& el : in.vec) {
+    std::string key;
+    for (const auto& lab : el.labels) {
+      bool listed = Contains(a.grouping, lab.name);
+      bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
+                                   lab.name != kTypeLabel && lab.name != kUnitLabel)
+                                : listed;
+      if (in_group) AppendKey(&key, lab);
+    }
+    model::Label extra;
+    if (a.op == Op::kCountValues) {
+      extra = {value_label, FormatFloat(el.v)};
+      // count_values prints values with strconv's 'f' format, not %v.
+      if (std::isfinite(el.v)) {
+        char buf[400];
+        auto r = std::to_chars(buf, buf + sizeof(buf), el.v, std::chars_format::fixed);
+        extra.value.assign(buf, r.ptr);
+      }
+      AppendKey(&key, {"\xff", extra.value});
+    }
+    auto [it, inserted] = index.emplace(key, groups.size());
+    if (inserted) {
+      Group g;
+      std::vector<model::Label> ls;
+      for (const auto& lab : el.labels) {
+        bool listed = Contains(a.grouping, lab.name);
+        bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
+                                     lab.name != kTypeLabel && lab.name != kUnitLabel)
+                                  : listed;
+        if (in_group) ls.push_back(lab);
+      }
+      if (a.op == Op::kCountValues) {
+        std::erase_if(ls, [&](const model::Label& l) { return l.name == value_label; });
+        ls.push_back(extra);
+      }
+      g.labels = model::Labels(std::move(ls));
+      g.value = el.v;
+      g.mean = el.v;
+      g.count = 1;
+      if (a.op == Op::kStddev || a.op == Op::kStdvar) g.value = 0;
+      if (a.op == Op::kQuantile) g.values.push_back(el.v);
+      g.elems.push_back(&el);
+      groups.push_back(std::move(g));
+      continue;
+    }
+    Group& g = groups[it->second];
+    double v = el.v;
+    switch (a.op) {
+      case Op::kSum: KahanAdd(v, &g.value, &g.kahan_c); break;
+      case Op::kAvg: {
+        g.count++;
+        if (!g.incremental_mean) {
+          double nv = g.value, nc = g.kahan_c;
+          KahanAdd(v, &nv, &nc);
+          if (!std::isinf(nv)) {
+            g.value = nv;
+            g.kahan_c = nc;
+            break;
+          }
+          g.incremental_mean = true;
+          g.mean = g.value / (g.count - 1);
+          g.kahan_c /= g.count - 1;
+        }
+        if (std::isinf(g.mean)) {
+          if (std::isinf(v) && (g.mean > 0) == (v > 0)) break;
+          if (!std::isinf(v) && !std::isnan(v)) break;
+        }
+        double cur = g.mean + g.kahan_c;
+        KahanAdd(v / g.count - cur / g.count, &g.mean, &g.kahan_c);
+        break;
+      }
+      case Op::kCount:
+      case Op::kGroup:
+      case Op::kCountValues: g.count++; break;
+      case Op::kMin:
+        if (g.value > v || std::isnan(g.value)) g.value = v;
+        break;
+      case Op::kMax:
+        if (g.value < v || std::isnan(g.value)) g.value = v;
+        break;
+      case Op::kStddev:
+      case Op::kStdvar: {
+        g.count++;
+        double delta = v - g.mean;
+        g.mean += delta / g.count;
+        g.value += delta * (v - g.mean);
+        break;
+      }
+      case Op::kQuantile: g.values.push_back(v); break;
+      default: g.elems.push_back(&el); break;
+    }
+  }
+
+  for (Group& g : groups) {
+    switch (a.op) {
+      case Op::kTopk:
+      case Op::kBottomk: {
+        bool top = a.op == Op::kTopk;
+        // NaN is the least wanted value either way.
+        auto better = [top](double x, double y) {
+          if (std::isnan(x)) return false;
+          if (std::isnan(y)) return true;
+          return top ? x > y : x < y;
+        };
+        std::stable_sort(g.elems.begin(), g.elems.end(),
+                         [&](const Elem* x, const Elem* y) { return better(x->v, y->v); });
+        size_t n = std::min<size_t>(g.elems.size(), static_cast<size_t>(k));
+        for (size_t i = 0; i < n; ++i) out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts});
+        continue;
+      }
+      case Op::kLimitk: {
+        size_t n = std::min<size_t>(g.elems.size(), static_cast<size_t>(k));
+        for (size_t i = 0; i < n; ++i) out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts});
+        continue;
+      }
+      case Op::kLimitRatio: {
+        for (const Elem* e : g.elems) {
+          // A stable pseudo-random position in [0, 1) per series, from its labels' hash.
+          double pos = static_cast<double>(e->labels.Hash()) / 18446744073709551616.0;
+          bool take = ratio >= 0 ? pos < ratio : pos >= 1 + ratio;
+          if (take) out.vec.push_back({e->labels, e->v, ts});
+        }
+        continue;
+      }
+      default: break;
+    }
+    double v = 0;
+    switch (a.op) {
+      case Op::kSum: v = g.value + g.kahan_c; break;
+      case Op::kAvg:
+        v = g.incremental_mean ? g.mean + g.kahan_c : (g.value + g.kahan_c) / g.count;
+        break;
+      case Op::kCount:
+      case Op::kCountValues: v = g.count; break;
+      case Op::kGroup: v = 1; break;
+      case Op::kMin:
+      case Op::kMax: v = g.value; break;
+      case Op::kStdvar: v = g.value / g.count; break;
+      case Op::kStddev: v = std::sqrt(g.value / g.count); break;
+      case Op::kQuantile: v = Quantile(param.scalar, g.values); break;
+      default: break;
+    }
+    out.vec.push_back({std::move(g.labels), v, ts});
+  }
+  return out;
+}
+
+}  // namespace vigil::promql::eval
