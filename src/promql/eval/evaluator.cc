@@ -33,12 +33,16 @@ bool Contains(const std::vector<std::string>& v, std::string_view s) {
 }
 
 // The key of `l` restricted to `names` (on) or without them and without __name__
-// (ignoring), as Prometheus's signature functions do.
-std::string MatchKey(const model::Labels& l, bool on, const std::vector<std::string>& names) {
+// (ignoring), as Prometheus's signature functions do. Set operators also ignore __type__
+// and __unit__, which travel with the metric name.
+std::string MatchKey(const model::Labels& l, bool on, const std::vector<std::string>& names,
+                     bool set_op = false) {
   std::string key;
   for (const auto& lab : l) {
     bool listed = Contains(names, lab.name);
-    if (on ? listed : (!listed && lab.name != model::kMetricName)) AppendKey(&key, lab);
+    bool name_like = lab.name == model::kMetricName ||
+                     (set_op && (lab.name == kTypeLabel || lab.name == kUnitLabel));
+    if (on ? listed : (!listed && !name_like)) AppendKey(&key, lab);
   }
   return key;
 }
@@ -487,9 +491,9 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
     const VectorMatching& vm = *b.matching;
     if (b.op == Op::kAnd || b.op == Op::kUnless) {
       std::unordered_set<std::string> rkeys;
-      for (const Elem& el : r.vec) rkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels));
+      for (const Elem& el : r.vec) rkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels, true));
       for (Elem& el : l.vec) {
-        bool found = rkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels)) > 0;
+        bool found = rkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels, true)) > 0;
         if (found == (b.op == Op::kAnd)) {
           el.t = ts;
           out.vec.push_back(std::move(el));
@@ -500,12 +504,12 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
     if (b.op == Op::kOr) {
       std::unordered_set<std::string> lkeys;
       for (Elem& el : l.vec) {
-        lkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels));
+        lkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels, true));
         el.t = ts;
         out.vec.push_back(std::move(el));
       }
       for (Elem& el : r.vec) {
-        if (lkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels)) == 0) {
+        if (lkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels, true)) == 0) {
           el.t = ts;
           out.vec.push_back(std::move(el));
         }
@@ -749,7 +753,14 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       g.value = el.v;
       g.mean = el.v;
       g.count = 1;
-      if (a.op == Op::kStddev || a.op == Op::kStdvar) g.value = 0;
+      if (a.op == Op::kStddev || a.op == Op::kStdvar) {
+        // Run the first value through the same update, so that a NaN poisons the result.
+        g.value = g.mean = 0;
+        g.count = 1;
+        double delta = el.v;
+        g.mean = delta;
+        g.value = delta * (el.v - g.mean);
+      }
       if (a.op == Op::kQuantile) g.values.push_back(el.v);
       g.elems.push_back(&el);
       groups.push_back(std::move(g));

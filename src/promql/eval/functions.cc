@@ -278,6 +278,44 @@ double BucketQuantile(double q, std::vector<Bucket>& b, bool* fixed) {
   return start + (end - start) * (rank / count);
 }
 
+// histogram_fraction over classic buckets: the share of observations in [lower, upper],
+// interpolating linearly inside finite buckets. A bucket of infinite width counts only when
+// the range reaches to the same infinity. The first bucket starts at 0 if its bound is positive.
+double BucketFraction(double lower, double upper, std::vector<Bucket>& b) {
+  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
+  if (b.empty() || !std::isinf(b.back().upper) || b.back().upper < 0) return kNaN;
+  std::vector<Bucket> m;
+  for (const Bucket& x : b) {
+    if (!m.empty() && m.back().upper == x.upper) {
+      m.back().count += x.count;
+    } else {
+      m.push_back(x);
+    }
+  }
+  for (size_t i = 1; i < m.size(); ++i) m[i].count = std::max(m[i].count, m[i - 1].count);
+  double total = m.back().count;
+  if (total == 0 || std::isnan(lower) || std::isnan(upper)) return kNaN;
+  if (lower >= upper) return 0;
+  double got = 0;
+  for (size_t i = 0; i < m.size(); ++i) {
+    double lo = i == 0 ? (m[0].upper > 0 ? 0 : -std::numeric_limits<double>::infinity())
+                       : m[i - 1].upper;
+    double up = m[i].upper;
+    double count = m[i].count - (i == 0 ? 0 : m[i - 1].count);
+    if (std::isinf(lo) || std::isinf(up)) {
+      // Nothing is known about where inside an unbounded bucket the observations are:
+      // it counts only if the range reaches out to the same infinity.
+      bool reaches = (std::isinf(lo) && std::isinf(lower) && lower < 0) ||
+                     (std::isinf(up) && std::isinf(upper) && upper > 0);
+      if (reaches) got += count;
+      continue;
+    }
+    double overlap = std::min(up, upper) - std::max(lo, lower);
+    if (overlap > 0) got += count * overlap / (up - lo);
+  }
+  return got / total;
+}
+
 }  // namespace
 
 absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
@@ -587,18 +625,23 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     }
     return out;
   }
-  if (name == "histogram_quantile") {
+  if (name == "histogram_quantile" || name == "histogram_fraction") {
+    bool fraction = name == "histogram_fraction";
     double q = arg.scalar;
-    const Value& hv = rest[0];
-    if (q < 0 || q > 1 || std::isnan(q)) {
+    double upper_bound = fraction ? rest[0].scalar : 0;
+    const Value& hv = rest[fraction ? 1 : 0];
+    const Expr& hist_arg = *c.args[fraction ? 2 : 1];
+    if (!fraction && (q < 0 || q > 1 || std::isnan(q))) {
       Warn(*c.args[0],
            fmt::format("quantile value should be between 0 and 1, got {}", FormatFloat(q)));
     }
+    // Buckets are grouped by all labels but `le`; the metric name is part of the group and
+    // dropped from the result, so two histograms differing only in name collide.
     std::vector<std::pair<model::Labels, std::vector<Bucket>>> groups;
     std::unordered_map<std::string, size_t> index;
     for (const Elem& e : hv.vec) {
       std::string_view le = e.labels.Get("le");
-      double upper;
+      double upper = 0;
       bool ok = !le.empty();
       if (ok) {
         std::string ls(le);
@@ -615,14 +658,13 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         }
       }
       if (!ok) {
-        Warn(*c.args[1],
+        Warn(hist_arg,
              fmt::format("bucket label \"le\" is missing or has a malformed value of \"{}\" "
                          "for metric name {}",
                          le, QuoteString(e.labels.MetricName())));
         continue;
       }
-      model::Labels key_labels =
-          DropMetricName(model::LabelsBuilder(e.labels).Del("le").Build());
+      model::Labels key_labels = model::LabelsBuilder(e.labels).Del("le").Build();
       std::string key;
       for (const auto& l : key_labels) key += l.name + "\xff" + l.value + "\xff";
       auto [it, inserted] = index.emplace(key, groups.size());
@@ -630,21 +672,23 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
       groups[it->second].second.push_back({upper, e.v});
     }
     for (auto& [labels, buckets] : groups) {
-      bool fixed = false;
-      double v = BucketQuantile(q, buckets, &fixed);
-      if (fixed) {
-        Info(*c.args[1], fmt::format("input to histogram_quantile needed to be fixed for "
+      double v;
+      if (fraction) {
+        v = BucketFraction(q, upper_bound, buckets);
+      } else {
+        bool fixed = false;
+        v = BucketQuantile(q, buckets, &fixed);
+        if (fixed) {
+          Info(hist_arg, fmt::format("input to histogram_quantile needed to be fixed for "
                                      "monotonicity (see "
                                      "https://prometheus.io/docs/prometheus/latest/querying/"
                                      "functions/#histogram_quantile) for metric name {}",
                                      QuoteString(labels.MetricName())));
+        }
       }
-      out.vec.push_back({labels, v, ts});
+      out.vec.push_back({DropMetricName(labels), v, ts});
     }
     return out;
-  }
-  if (name == "histogram_fraction") {
-    return out;  // native histograms only: float samples yield nothing
   }
   if (name.starts_with("histogram_") || name == "info" || name == "start_timestamp") {
     // These act on native histograms (or are experimental); float samples yield nothing.
