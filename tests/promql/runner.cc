@@ -2,8 +2,11 @@
 // shared/conformance/promql/FORMAT.md) against Vigil's engine and reports, per file and in
 // total, how many evals passed, failed and were skipped.
 //
-//   promql_conformance [-v] [--parse-only] [--evals EVALS.tsv] [--min-pass N] FILE|DIR...
+//   promql_conformance [-v|-vv] [--parse-only] [--no-cross-check] [--evals EVALS.tsv]
+//                      [--min-pass N] FILE|DIR...
 //
+// Every passing instant eval is also run as a range query around its time, and the point at
+// that time must agree (FORMAT.md 8.1), unless --no-cross-check.
 // "Skipped" evals are those EVALS.tsv does not mark float_stable (native histograms and
 // features that are experimental upstream). They still run; their outcome is reported
 // separately and never hidden. With --min-pass N the exit status is non-zero when fewer than
@@ -705,12 +708,77 @@ struct Options {
   bool verbose = false;
   bool parse_only = false;
   bool verbose_skipped = false;
+  bool cross_check = true;
   std::map<std::pair<std::string, int>, bool> float_stable;  // from EVALS.tsv
   bool have_classification = false;
 };
 
+// Pins every selector and subquery without `@` to `t` (not descending into subqueries).
+void PinAt(Expr& e, int64_t t) {
+  switch (e.kind) {
+    case NodeKind::kVectorSelector: {
+      auto& vs = static_cast<VectorSelector&>(e);
+      if (!vs.at && vs.at_preproc == AtPreproc::kNone) vs.at = t;
+      return;
+    }
+    case NodeKind::kMatrixSelector: PinAt(*static_cast<MatrixSelector&>(e).vs, t); return;
+    case NodeKind::kSubquery: {
+      auto& sq = static_cast<SubqueryExpr&>(e);
+      if (!sq.at && sq.at_preproc == AtPreproc::kNone) sq.at = t;
+      return;
+    }
+    case NodeKind::kParen: PinAt(*static_cast<ParenExpr&>(e).expr, t); return;
+    case NodeKind::kUnary: PinAt(*static_cast<UnaryExpr&>(e).expr, t); return;
+    case NodeKind::kBinary:
+      PinAt(*static_cast<BinaryExpr&>(e).lhs, t);
+      PinAt(*static_cast<BinaryExpr&>(e).rhs, t);
+      return;
+    case NodeKind::kCall:
+      for (auto& a : static_cast<Call&>(e).args) PinAt(*a, t);
+      return;
+    case NodeKind::kAggregate: {
+      auto& a = static_cast<AggregateExpr&>(e);
+      if (a.param) PinAt(*a.param, t);
+      PinAt(*a.expr, t);
+      return;
+    }
+    default: return;
+  }
+}
+
+// FORMAT.md 8.2: with every selector pinned to T by `@ T`, the answer must not depend on
+// the evaluation time.
+bool CheckAtInvariance(const Engine& engine, MemStorage& store, const EvalCmd& e,
+                       std::string* why) {
+  static const char* kSkip[] = {"days_in_month", "day_of_month", "day_of_week", "day_of_year",
+                                "hour", "minute", "month", "year", "time", "timestamp",
+                                "predict_linear", "start", "end", "range", "step"};
+  for (const char* fn : kSkip) {
+    if (e.expr.find(std::string(fn) + "(") != std::string::npos) return true;
+  }
+  auto parsed = ParseExpr(e.expr);
+  if (!parsed.ok()) return true;
+  PinAt(**parsed, e.t);
+  std::vector<int64_t> times = e.t == 0 ? std::vector<int64_t>{-1000, 0, 1000}
+                                        : std::vector<int64_t>{-10 * e.t, 0, e.t / 5, e.t, 10 * e.t};
+  EvalCmd unordered = e;
+  unordered.ordered = false;
+  for (int64_t t : times) {
+    auto r = engine.Exec(store, "default", **parsed, t, t, 0, e.expr);
+    if (!r.ok()) {
+      *why = fmt::format("@-invariance at {}: {}", t, std::string(r.status().message()));
+      return false;
+    }
+    if (!CheckResult(unordered, *r, why)) {
+      *why = fmt::format("@-invariance at {}: {}", t, *why);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool RunEval(const Engine& engine, MemStorage& store, const EvalCmd& e, bool parse_only,
-             std::string* why) {
+             bool cross_check, std::string* why) {
   auto parsed = ParseExpr(e.expr);
   if (!parsed.ok()) {
     *why = "parse: " + std::string(parsed.status().message());
@@ -745,7 +813,37 @@ bool RunEval(const Engine& engine, MemStorage& store, const EvalCmd& e, bool par
   }
   if (!CheckAnnotations(e.warns, e.no_warn, e.any_warn, r->warnings, "warning", why)) return false;
   if (!CheckAnnotations(e.infos, e.no_info, e.any_info, r->infos, "info", why)) return false;
-  return CheckResult(e, *r, why);
+  if (!CheckResult(e, *r, why)) return false;
+  if (!cross_check || e.range || e.ordered || e.range_vector || e.expect_string) return true;
+  for (const char* fn : {"start()", "end()", "range()", "step()"}) {
+    if (e.expr.find(fn) != std::string::npos) return true;
+  }
+  if (r->type != ValueType::kScalar && r->type != ValueType::kVector) return true;
+  // FORMAT.md 8.1: the same expression as a range query around T must agree at T.
+  auto rr = engine.RangeQuery(store, "default", e.expr, e.t - 60000, e.t + 60000, 60000);
+  if (!rr.ok()) {
+    *why = "range-mode cross-check: " + std::string(rr.status().message());
+    return false;
+  }
+  QueryResult at_t;
+  at_t.type = r->type;
+  for (const Series& s : rr->matrix) {
+    for (const Point& p : s.points) {
+      if (p.t != e.t) continue;
+      if (r->type == ValueType::kScalar) {
+        at_t.scalar = p;
+      } else {
+        at_t.vector.push_back({s.labels, p.t, p.v});
+      }
+    }
+  }
+  EvalCmd unordered = e;
+  unordered.ordered = false;
+  if (!CheckResult(unordered, at_t, why)) {
+    *why = "range-mode cross-check: " + *why;
+    return false;
+  }
+  return CheckAtInvariance(engine, store, e, why);
 }
 
 Counts RunFile(const std::filesystem::path& path, const Options& opts) {
@@ -787,7 +885,7 @@ Counts RunFile(const std::filesystem::path& path, const Options& opts) {
       counted = it != opts.float_stable.end() && it->second;
     }
     std::string why;
-    bool ok = RunEval(engine, store, e, opts.parse_only, &why);
+    bool ok = RunEval(engine, store, e, opts.parse_only, opts.cross_check, &why);
     if (!counted) {
       counts.skipped++;
       if (ok) counts.skipped_passed++;
@@ -824,6 +922,8 @@ int Main(int argc, char** argv) {
       opts.verbose = true;
     } else if (a == "-vv") {
       opts.verbose = opts.verbose_skipped = true;
+    } else if (a == "--no-cross-check") {
+      opts.cross_check = false;
     } else if (a == "--parse-only") {
       opts.parse_only = true;
     } else if (a == "--evals" && i + 1 < argc) {
