@@ -1,6 +1,8 @@
 #include "http/api.h"
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 #include <set>
 
 #include "base/log.h"
@@ -114,14 +116,21 @@ Api::Api(BuildInfo build, metrics::Registry* registry)
 Api::~Api() = default;
 
 void Api::AttachStorage(storage::DB* db, ingest::RemoteWriteIngester* ingester) {
-  ingester_.store(ingester, std::memory_order_release);
-  db_.store(db, std::memory_order_release);
+  ingester_.store(ingester);
+  db_.store(db);
 }
 
-storage::DB* Api::NeedDb(Response* resp) const {
-  storage::DB* d = db();
-  if (d == nullptr) resp->Json(503, ErrorJson("unavailable", "storage is not ready yet"));
-  return d;
+void Api::DetachStorage() {
+  db_.store(nullptr);
+  while (in_use_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ingester_.store(nullptr);
+}
+
+Api::Lease Api::NeedDb(Response* resp) const {
+  in_use_.fetch_add(1);
+  Lease lease(this, db_.load(), ingester_.load());
+  if (!lease) resp->Json(503, ErrorJson("unavailable", "storage is not ready"));
+  return lease;
 }
 
 void Api::Register(Router* r) {
@@ -131,8 +140,8 @@ void Api::Register(Router* r) {
   r->Handle("GET,HEAD", "/-/healthy",
             [](const Request&, Response* resp) { resp->Text(200, "Vigil is Healthy.\n"); });
   r->Handle("GET,HEAD", "/-/ready", [this](const Request&, Response* resp) {
-    if (db() == nullptr) {
-      resp->Text(503, "Service Unavailable\n");
+    if (!NeedDb(resp)) {
+      resp->Text(503, "Service Unavailable\n");  // replaces NeedDb's JSON answer
     } else {
       resp->Text(200, "Vigil is Ready.\n");
     }
@@ -163,8 +172,9 @@ void Api::Series(const Request& req, Response* resp) {
       !LimitParam(req, &limit, resp)) {
     return;
   }
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   auto q = d->NewQuerier(kTenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   std::set<model::Labels> found;
@@ -208,8 +218,9 @@ void Api::Labels(const Request& req, Response* resp) {
       !LimitParam(req, &limit, resp)) {
     return;
   }
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   auto q = d->NewQuerier(kTenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   if (sets.empty()) sets.emplace_back();
@@ -239,8 +250,9 @@ void Api::LabelValues(const Request& req, Response* resp) {
       !LimitParam(req, &limit, resp)) {
     return;
   }
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   auto q = d->NewQuerier(kTenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   if (sets.empty()) sets.emplace_back();
@@ -263,8 +275,9 @@ void Api::Export(const Request& req, Response* resp) {
   std::vector<model::Matchers> sets;
   int64_t start, end;
   if (!MatchParams(req, true, &sets, resp) || !TimeRange(req, &start, &end, resp)) return;
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   auto q = d->NewQuerier(kTenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   storage::SelectHints hints;
@@ -320,8 +333,9 @@ void Api::Write(const Request& req, Response* resp) {
                                        "write 1.0 (application/x-protobuf)\n",
                                        ctype));
   }
-  if (NeedDb(resp) == nullptr) return;
-  ingest::RemoteWriteIngester* ing = ingester_.load(std::memory_order_acquire);
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  ingest::RemoteWriteIngester* ing = lease.ingester();
   ingest::WriteResult r = ing->Write(kTenant, req.body);
   if (r.http_status == 204) {
     resp->status = 204;
@@ -347,8 +361,9 @@ void Api::Snapshot(const Request& req, Response* resp) {
                                      "strconv.ParseBool: parsing \"{}\": invalid syntax",
                                      skip));
   }
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   auto name = d->Snapshot(skip_head);
   if (!name.ok()) return Internal(resp, fmt::format("create snapshot: {}", Msg(name.status())));
   VLOG_INFO("http", "snapshot {} created (skip_head={})", *name, skip_head);
@@ -363,8 +378,9 @@ void Api::DeleteSeries(const Request& req, Response* resp) {
   std::vector<model::Matchers> sets;
   int64_t start, end;
   if (!MatchParams(req, true, &sets, resp) || !TimeRange(req, &start, &end, resp)) return;
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   for (const auto& m : sets) {
     if (auto st = d->Delete(kTenant, start, end, m); !st.ok()) {
       return Internal(resp, fmt::format("delete series: {}", Msg(st)));
@@ -374,8 +390,9 @@ void Api::DeleteSeries(const Request& req, Response* resp) {
 }
 
 void Api::CleanTombstones(const Request&, Response* resp) {
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   if (auto st = d->CleanTombstones(); !st.ok()) {
     return Internal(resp, fmt::format("clean tombstones: {}", Msg(st)));
   }
@@ -388,8 +405,9 @@ void Api::TsdbStatus(const Request& req, Response* resp) {
     if (!LimitParam(req, &limit, resp)) return;
     if (limit <= 0) return BadData(resp, "limit must be a positive number");
   }
-  storage::DB* d = NeedDb(resp);
-  if (d == nullptr) return;
+  Lease lease = NeedDb(resp);
+  if (!lease) return;
+  storage::DB* d = lease.db();
   storage::TsdbStatus st = d->GetTsdbStatus(kTenant, static_cast<int>(limit));
   std::string out;
   JsonWriter w(&out);

@@ -13,8 +13,9 @@
 // Every request acts for the default tenant until authentication exists; queriers strip
 // the reserved __tenant__ label, so it never shows in answers.
 //
-// Thread-safety: handlers run concurrently. AttachStorage() may be called once, from any
-// thread, while the server runs; requests that need storage answer 503 until then.
+// Thread-safety: handlers run concurrently. AttachStorage() and DetachStorage() may be
+// called from any thread while the server runs; requests that need storage answer 503
+// while none is attached.
 #pragma once
 
 #include <atomic>
@@ -46,13 +47,35 @@ class Api {
   // Registers every endpoint. The Api must outlive the router's use.
   void Register(Router* router);
 
-  // Makes storage available and /-/ready answer 200. Both must outlive the server.
+  // Makes storage available and /-/ready answer 200. Both must stay valid until
+  // DetachStorage() returns.
   void AttachStorage(storage::DB* db, ingest::RemoteWriteIngester* ingester);
+  // Makes new requests that need storage answer 503, then waits for those already using
+  // it to finish, so the caller may close the DB right after. Used at shutdown.
+  void DetachStorage();
 
  private:
-  storage::DB* db() const { return db_.load(std::memory_order_acquire); }
-  // Answers 503 and returns nullptr while storage is not attached.
-  storage::DB* NeedDb(Response* resp) const;
+  // A request's hold on storage: while any Lease lives, DetachStorage waits.
+  class Lease {
+   public:
+    Lease(const Api* api, storage::DB* db, ingest::RemoteWriteIngester* ing)
+        : api_(api), db_(db), ingester_(ing) {}
+    Lease(Lease&& o) noexcept : api_(o.api_), db_(o.db_), ingester_(o.ingester_) { o.api_ = nullptr; }
+    Lease(const Lease&) = delete;
+    ~Lease() {
+      if (api_ != nullptr) api_->in_use_.fetch_sub(1);
+    }
+    storage::DB* db() const { return db_; }
+    ingest::RemoteWriteIngester* ingester() const { return ingester_; }
+    explicit operator bool() const { return db_ != nullptr; }
+
+   private:
+    const Api* api_;
+    storage::DB* db_;
+    ingest::RemoteWriteIngester* ingester_;
+  };
+  // The lease, or an empty one after answering 503 while storage is not attached.
+  Lease NeedDb(Response* resp) const;
 
   void Series(const Request& req, Response* resp);
   void Labels(const Request& req, Response* resp);
@@ -68,8 +91,11 @@ class Api {
 
   const BuildInfo build_;
   metrics::Registry* const registry_;
+  // Sequentially consistent on purpose: a request increments in_use_ then reads db_,
+  // DetachStorage clears db_ then reads in_use_, so one of them always sees the other.
   std::atomic<storage::DB*> db_{nullptr};
   std::atomic<ingest::RemoteWriteIngester*> ingester_{nullptr};
+  mutable std::atomic<int64_t> in_use_{0};
 };
 
 }  // namespace vigil::http

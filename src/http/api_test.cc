@@ -110,6 +110,16 @@ TEST_F(ApiTest, HealthyAlwaysReadyOnlyOnceStorageIsAttached) {
   EXPECT_EQ(r.body, "Vigil is Ready.\n");
 }
 
+TEST_F(ApiTest, DetachedStorageAnswers503Again) {
+  Load();
+  api_.DetachStorage();
+  EXPECT_EQ(Get("/-/ready").status, 503);
+  auto r = Get("/api/v1/series?match[]=up");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("storage is not ready"));
+  EXPECT_EQ(Post("/api/v1/write", RemoteWriteBody({{{{"__name__", "x"}}, {{kT0, 1}}}})).status, 503);
+}
+
 TEST_F(ApiTest, BuildInfoHasPrometheusShape) {
   EXPECT_EQ(Get("/api/v1/status/buildinfo").body,
             R"({"status":"success","data":{"version":"0.1.0","revision":"abc123","branch":"main",)"

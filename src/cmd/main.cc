@@ -1,0 +1,161 @@
+// vigil: the single binary. Parses the command line and runs a subcommand.
+//
+// Exit codes: 0 success, 1 startup impossible ("FATAL:" in the log), 2 usage errors (bad
+// flags or values, with a message naming the flag).
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "base/log.h"
+#include "cmd/flags.h"
+#include "cmd/server_cmd.h"
+#include "fmt/format.h"
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "0.0.0"
+#endif
+#ifndef VIGIL_REVISION
+#define VIGIL_REVISION "unknown"
+#endif
+#ifndef VIGIL_BRANCH
+#define VIGIL_BRANCH "unknown"
+#endif
+#ifndef VIGIL_BUILD_USER
+#define VIGIL_BUILD_USER "unknown"
+#endif
+#ifndef VIGIL_BUILD_DATE
+#define VIGIL_BUILD_DATE "unknown"
+#endif
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+int UsageError(const std::string& flag, const std::string& value, const std::string& why) {
+  std::fprintf(stderr, "vigil: invalid value \"%s\" for %s: %s\n", value.c_str(), flag.c_str(),
+               why.c_str());
+  return kUsageError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using vigil::cmd::ServerConfig;
+  vigil::log::Init();
+
+  const std::string version = fmt::format("vigil version {} (branch: {}, revision: {})\n"
+                                          "  build user: {}\n  build date: {}",
+                                          VIGIL_VERSION, VIGIL_BRANCH, VIGIL_REVISION,
+                                          VIGIL_BUILD_USER, VIGIL_BUILD_DATE);
+  CLI::App app{"Vigil: a Prometheus-compatible metrics monitoring system in one binary.",
+               "vigil"};
+  app.set_version_flag("--version", version, "Print version information and exit.");
+  app.require_subcommand(1);
+
+  CLI::App* server = app.add_subcommand(
+      "server", "Run the server: storage, remote_write ingestion and the HTTP API.");
+  std::string config_file;
+  std::string data_path = "data";
+  std::string listen = "127.0.0.1:9460";
+  std::string retention_time = "15d";
+  std::string retention_size = "0";
+  std::string wal_sync = "100ms";
+  std::string ooo_window = "0";
+  int64_t max_series_per_tenant = 0;
+  int64_t max_series_per_metric = 0;
+  std::string log_level = "info";
+  int http_threads = 0;
+
+  server->add_option("--config.file", config_file,
+                     "Configuration file (prometheus.yml syntax). Without it Vigil runs on "
+                     "built-in defaults.");
+  server->add_option("--storage.tsdb.path", data_path,
+                     "Directory for the WAL, blocks and snapshots; locked while Vigil runs.")
+      ->capture_default_str();
+  server->add_option("--web.listen-address", listen,
+                     "Address to serve HTTP on, host:port (\":port\" for every interface). "
+                     "9460 keeps clear of Prometheus's 9090 and VictoriaMetrics's 8428.")
+      ->capture_default_str();
+  server->add_option("--storage.tsdb.retention.time", retention_time,
+                     "How long to keep samples, as a Prometheus duration (15d, 2h30m, 1y); "
+                     "0 keeps them forever.")
+      ->capture_default_str();
+  server->add_option("--storage.tsdb.retention.size", retention_size,
+                     "Maximum bytes of blocks to keep, oldest deleted first (512MB, 10GB, "
+                     "1TiB; units are powers of 1024); 0 means no limit.")
+      ->capture_default_str();
+  server->add_option("--storage.tsdb.wal-sync", wal_sync,
+                     "When to fsync the WAL: \"always\" (before every write is acknowledged: "
+                     "survives power loss) or a duration such as 100ms (grouped fsync at that "
+                     "interval: survives a crash of Vigil, may lose that much on power loss).")
+      ->capture_default_str();
+  server->add_option("--storage.tsdb.out-of-order-time-window", ooo_window,
+                     "Accept samples up to this much older than a series' newest sample "
+                     "(a duration; 0 = in-order only).")
+      ->capture_default_str();
+  server->add_option("--storage.tsdb.max-series-per-tenant", max_series_per_tenant,
+                     "Most active (in-memory) series a tenant may have; new series beyond it "
+                     "are refused. 0 = unlimited.")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  server->add_option("--storage.tsdb.max-series-per-metric", max_series_per_metric,
+                     "Most active series one metric name may have within a tenant. "
+                     "0 = unlimited.")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  server->add_option("--log.level", log_level, "Least severe log level shown: debug, info, warn, error.")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  server->add_option("--web.threads", http_threads,
+                     "Threads for network I/O and, as many again, for request handlers; "
+                     "0 = one per core.")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsageError;
+  }
+
+  if (server->parsed()) {
+    ServerConfig cfg;
+    cfg.config_file = config_file;
+    cfg.listen_address = listen;
+    cfg.log_level = log_level;
+    cfg.storage.path = data_path;
+    auto rt = vigil::cmd::ParseDuration(retention_time);
+    if (!rt.ok()) return UsageError("--storage.tsdb.retention.time", retention_time, std::string(rt.status().message()));
+    cfg.storage.retention_ms = *rt;
+    auto rs = vigil::cmd::ParseBytes(retention_size);
+    if (!rs.ok()) return UsageError("--storage.tsdb.retention.size", retention_size, std::string(rs.status().message()));
+    cfg.storage.retention_bytes = *rs;
+    auto ws = vigil::cmd::ParseWalSync(wal_sync);
+    if (!ws.ok()) return UsageError("--storage.tsdb.wal-sync", wal_sync, std::string(ws.status().message()));
+    cfg.storage.wal_sync = ws->always ? vigil::storage::WalSync::kAlways : vigil::storage::WalSync::kGrouped;
+    if (!ws->always) cfg.storage.wal_sync_interval_ms = ws->interval_ms;
+    auto ooo = vigil::cmd::ParseDuration(ooo_window);
+    if (!ooo.ok()) {
+      return UsageError("--storage.tsdb.out-of-order-time-window", ooo_window, std::string(ooo.status().message()));
+    }
+    cfg.storage.out_of_order_window_ms = *ooo;
+    cfg.storage.limits.max_series_per_tenant = max_series_per_tenant;
+    cfg.storage.limits.max_series_per_metric = max_series_per_metric;
+    if (listen.find(':') == std::string::npos) {
+      return UsageError("--web.listen-address", listen, "want host:port, e.g. 127.0.0.1:9460");
+    }
+    cfg.http_io_threads = http_threads;
+    cfg.http_handler_threads = http_threads;
+    cfg.build = {VIGIL_VERSION, VIGIL_REVISION, VIGIL_BRANCH, VIGIL_BUILD_USER, VIGIL_BUILD_DATE};
+    vigil::log::SetLevel(log_level);
+    return vigil::cmd::RunServer(cfg);
+  }
+  return kUsageError;
+}

@@ -1,0 +1,171 @@
+#include "cmd/server_cmd.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "cmd/service.h"
+#include "http/self_metrics.h"
+#include "http/server.h"
+#include "ingest/remote_write.h"
+#include "yaml-cpp/yaml.h"
+
+namespace vigil::cmd {
+namespace {
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+class HttpService : public Service {
+ public:
+  HttpService(http::ServerOptions opts, const http::Router* router)
+      : server_(opts, router), addr_(opts.listen_address) {}
+  std::string_view name() const override { return "http server"; }
+  absl::Status Start() override {
+    RETURN_IF_ERROR(server_.Start());
+    VLOG_INFO("http", "listening on {} (port {})", addr_, server_.port());
+    return absl::OkStatus();
+  }
+  void Stop() override { server_.Stop(); }
+
+ private:
+  http::Server server_;
+  std::string addr_;
+};
+
+// Owns the DB and the ingester that writes into it.
+class StorageService : public Service {
+ public:
+  StorageService(storage::Options opts, metrics::Registry* registry)
+      : opts_(std::move(opts)), registry_(registry) {}
+  std::string_view name() const override { return "storage"; }
+
+  absl::Status Start() override {
+    VLOG_INFO("storage", "opening {} (retention {} ms, {} bytes; wal sync {})", opts_.path,
+              opts_.retention_ms, opts_.retention_bytes,
+              opts_.wal_sync == storage::WalSync::kAlways
+                  ? std::string("always")
+                  : fmt::format("every {} ms", opts_.wal_sync_interval_ms));
+    ASSIGN_OR_RETURN(db_, storage::DB::Open(opts_));
+    storage::Stats st = db_->GetStats();
+    VLOG_INFO("storage", "opened: {} head series, {} blocks, WAL {} bytes in {} segments",
+              st.head_series, st.blocks, st.wal_bytes, st.wal_segments);
+    ingester_ = std::make_unique<ingest::RemoteWriteIngester>(db_.get(), registry_);
+    collector_ = http::AddStorageCollector(registry_, db_.get());
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    registry_->RemoveCollector(collector_);
+    ingester_.reset();
+    if (absl::Status s = db_->Close(); !s.ok()) {
+      VLOG_ERROR("storage", "close: {}", Msg(s));
+    } else {
+      VLOG_INFO("storage", "closed: WAL flushed and synced, lock released");
+    }
+    db_.reset();
+  }
+
+  storage::DB* db() const { return db_.get(); }
+  ingest::RemoteWriteIngester* ingester() const { return ingester_.get(); }
+
+ private:
+  const storage::Options opts_;
+  metrics::Registry* const registry_;
+  std::unique_ptr<storage::DB> db_;
+  std::unique_ptr<ingest::RemoteWriteIngester> ingester_;
+  int collector_ = 0;
+};
+
+// Connects the API to storage: the server is ready from Start until Stop.
+class ReadyService : public Service {
+ public:
+  ReadyService(http::Api* api, const StorageService* storage) : api_(api), storage_(storage) {}
+  std::string_view name() const override { return "api"; }
+  absl::Status Start() override {
+    api_->AttachStorage(storage_->db(), storage_->ingester());
+    VLOG_INFO("main", "ready to serve requests");
+    return absl::OkStatus();
+  }
+  void Stop() override { api_->DetachStorage(); }
+
+ private:
+  http::Api* api_;
+  const StorageService* storage_;
+};
+
+}  // namespace
+
+int RunServer(const ServerConfig& cfg) {
+  // Block the termination signals before any thread exists, so every thread inherits the
+  // mask and only sigwait below receives them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  VLOG_INFO("main", "starting Vigil {} (revision {}, branch {})", cfg.build.version,
+            cfg.build.revision, cfg.build.branch);
+  if (!cfg.config_file.empty()) {
+    // The configuration sections (scrape, rules, tenants) are not wired yet; the file is
+    // still checked so that a typo is found at startup rather than later.
+    try {
+      YAML::LoadFile(cfg.config_file);
+    } catch (const YAML::Exception& e) {
+      VLOG_ERROR("main", "FATAL: cannot load config file {}: {}", cfg.config_file, e.what());
+      spdlog::default_logger()->flush();
+      return 1;
+    }
+    VLOG_INFO("main", "loaded config file {}", cfg.config_file);
+  }
+
+  metrics::Registry& registry = metrics::Registry::Default();
+  int process_collector = http::AddProcessCollector(&registry);
+  registry
+      .NewGaugeFamily("vigil_build_info", "Vigil's version, revision and branch; always 1.",
+                      {"version", "revision", "branch"})
+      ->WithLabelValues({cfg.build.version, cfg.build.revision, cfg.build.branch})
+      ->Set(1);
+
+  http::Api api(cfg.build, &registry);
+  http::Router router(&registry);
+  api.Register(&router);
+
+  http::ServerOptions http_opts;
+  http_opts.listen_address = cfg.listen_address;
+  http_opts.io_threads = cfg.http_io_threads;
+  http_opts.handler_threads = cfg.http_handler_threads;
+
+  ServiceGroup services;
+  services.Add(std::make_unique<HttpService>(http_opts, &router));
+  auto storage = std::make_unique<StorageService>(cfg.storage, &registry);
+  StorageService* storage_ptr = storage.get();
+  services.Add(std::move(storage));
+  services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
+
+  if (absl::Status s = services.StartAll(); !s.ok()) {
+    VLOG_ERROR("main", "FATAL: {}", Msg(s));
+    registry.RemoveCollector(process_collector);
+    spdlog::default_logger()->flush();
+    return 1;
+  }
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  VLOG_INFO("main", "received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  const auto t0 = std::chrono::steady_clock::now();
+  services.StopAll();
+  registry.RemoveCollector(process_collector);
+  VLOG_INFO("main", "shutdown complete in {} ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count());
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace vigil::cmd

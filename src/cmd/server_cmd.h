@@ -1,0 +1,33 @@
+// `vigil server`: storage + HTTP (remote_write ingestion and the storage API) in this
+// process, until SIGINT or SIGTERM.
+//
+// Startup: HTTP first (so /-/healthy answers and /-/ready says 503 while the WAL replays),
+// then storage (open the DB, replay), then "ready" (attach storage to the API). Shutdown
+// stops them in reverse: ready (new storage requests get 503, in-flight ones finish),
+// storage (flush and fsync the WAL, release the lock), HTTP (stop accepting, drain,
+// close connections). Each step is logged.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "http/api.h"
+#include "storage/db.h"
+
+namespace vigil::cmd {
+
+struct ServerConfig {
+  std::string config_file;  // empty: embedded defaults
+  std::string listen_address;
+  std::string log_level = "info";
+  storage::Options storage;
+  int http_io_threads = 0;       // 0 = cores
+  int http_handler_threads = 0;  // 0 = cores
+  http::BuildInfo build;
+};
+
+// Runs the server; returns the process exit code (0 after a clean shutdown, 1 when startup
+// is impossible, with a "FATAL:" log line saying why).
+int RunServer(const ServerConfig& cfg);
+
+}  // namespace vigil::cmd
