@@ -248,6 +248,43 @@ TEST_F(BlockTest, BadMetaOrMissingFilesFailOpen) {
   EXPECT_FALSE(Block::Open(fs_.get(), "/data/nope").ok());
 }
 
+TEST(BlockEmpty, AnEmptySetWritesAnEmptyReadableBlock) {
+  auto fs = fs::NewMemFileSystem();
+  ASSERT_TRUE(fs->MkdirAll("/data").ok());
+  auto set = NewVectorChunkSeriesSet({});
+  auto ulid = Write(fs.get(), "/data", *set, kT0, kT0 + kHour);
+  ASSERT_TRUE(ulid.ok()) << ulid.status();
+  auto b = Block::Open(fs.get(), "/data/" + ulid->ToString());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->meta().num_series, 0u);
+  auto q = (*b)->Querier("default", kT0, kT0 + kHour);
+  EXPECT_TRUE(Collect(*q, {}).empty());
+  auto names = q->LabelNames({});
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
+}
+
+TEST(BlockWrite, RejectsSeriesOutOfLabelOrder) {
+  class Unsorted final : public ChunkSeriesSet {
+   public:
+    bool Next() override { return ++i_ < 2; }
+    const ChunkSeries& At() const override { return s_[i_]; }
+    absl::Status Err() const override { return absl::OkStatus(); }
+    ChunkSeries s_[2] = {{model::Labels{{"a", "2"}}, testing::XorChunks({{1, 1}})},
+                         {model::Labels{{"a", "1"}}, testing::XorChunks({{1, 1}})}};
+    int i_ = -1;
+  };
+  auto fs = fs::NewMemFileSystem();
+  ASSERT_TRUE(fs->MkdirAll("/data").ok());
+  Unsorted set;
+  auto ulid = Write(fs.get(), "/data", set, 0, 100);
+  ASSERT_FALSE(ulid.ok());
+  EXPECT_NE(std::string(ulid.status().message()).find("out of label order"), std::string::npos);
+  auto names = fs->ListDir("/data");
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty()) << "the .tmp directory is removed on failure";
+}
+
 TEST(BlockPosix, WritesAndMapsRealFiles) {
   char tmpl[] = "/tmp/vigil_block_test_XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
