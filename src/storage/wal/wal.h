@@ -126,6 +126,9 @@ class Writer {
   // Makes records up to `seq` durable, syncing as leader or waiting for the leader.
   absl::Status WaitDurableLocked(std::unique_lock<std::mutex>& lock, uint64_t seq);
   void BackgroundSync();
+  // A copy of failed_ with its own payload: abseil shares Status payloads by reference
+  // count inside a library TSan cannot see, which makes every shared copy a reported race.
+  absl::Status FailedLocked() const { return absl::Status(failed_.code(), failed_.message()); }
 
   fs::FileSystem* const fs_;
   const std::string dir_;

@@ -76,7 +76,7 @@ absl::Status Writer::CutSegmentLocked() {
   std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
   synced_cv_.wait(lock, [&] { return !syncing_; });
   lock.release();
-  if (!failed_.ok()) return failed_;
+  if (!failed_.ok()) return FailedLocked();
   if (closed_ || file_ == nullptr) return absl::FailedPreconditionError("wal: writer is closed");
   if (segment_ != cutting) return absl::OkStatus();  // another committer cut it meanwhile
   // Every closed segment is fully durable, so only the newest one can ever be torn.
@@ -84,7 +84,7 @@ absl::Status Writer::CutSegmentLocked() {
   if (s.ok()) s = file_->Close();
   if (!s.ok()) {
     failed_ = Annotate(s, fmt::format("wal segment {}: sync before cut", segment_));
-    return failed_;
+    return FailedLocked();
   }
   ++fsyncs_;
   synced_seq_ = appended_seq_;
@@ -92,7 +92,7 @@ absl::Status Writer::CutSegmentLocked() {
   file_.reset();
   s = OpenSegmentLocked(segment_ + 1);
   if (!s.ok()) failed_ = Annotate(s, fmt::format("wal: start segment {}", segment_ + 1));
-  return failed_;
+  return FailedLocked();
 }
 
 absl::Status Writer::Log(std::string_view record) {
@@ -111,7 +111,7 @@ absl::Status Writer::Log(std::span<const std::string_view> records) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("wal log: writer is closed");
-  if (!failed_.ok()) return failed_;
+  if (!failed_.ok()) return FailedLocked();
   // Cut first if these records would overflow a segment that already holds records. The
   // loop re-checks because the cut may wait (for a leader's fsync) and another committer
   // may have cut meanwhile.
@@ -130,7 +130,7 @@ absl::Status Writer::Log(std::span<const std::string_view> records) {
   if (!s.ok()) {
     failed_ = Annotate(s, fmt::format("wal segment {}: write", segment_));
     synced_cv_.notify_all();
-    return failed_;
+    return FailedLocked();
   }
   const uint64_t seq = ++appended_seq_;
   bytes_written_ += static_cast<int64_t>(total);
@@ -141,7 +141,7 @@ absl::Status Writer::Log(std::span<const std::string_view> records) {
 
 absl::Status Writer::WaitDurableLocked(std::unique_lock<std::mutex>& lock, uint64_t seq) {
   while (synced_seq_ < seq) {
-    if (!failed_.ok()) return failed_;
+    if (!failed_.ok()) return FailedLocked();
     if (syncing_) {
       synced_cv_.wait(lock);
       continue;
@@ -170,7 +170,7 @@ absl::Status Writer::WaitDurableLocked(std::unique_lock<std::mutex>& lock, uint6
 
 absl::Status Writer::Sync() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!failed_.ok()) return failed_;
+  if (!failed_.ok()) return FailedLocked();
   if (closed_) return absl::OkStatus();  // Close synced everything
   return WaitDurableLocked(lock, appended_seq_);
 }
@@ -191,7 +191,7 @@ void Writer::BackgroundSync() {
 absl::StatusOr<uint32_t> Writer::NextSegment() {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("wal next segment: writer is closed");
-  if (!failed_.ok()) return failed_;
+  if (!failed_.ok()) return FailedLocked();
   const uint32_t closed = segment_;
   RETURN_IF_ERROR(CutSegmentLocked());
   return closed;
@@ -215,7 +215,7 @@ absl::Status Writer::Close() {
   if (syncer_.joinable()) syncer_.join();
   std::unique_lock<std::mutex> lock(mu_);
   synced_cv_.wait(lock, [&] { return !syncing_; });
-  absl::Status s = failed_;
+  absl::Status s = FailedLocked();
   if (file_ != nullptr) {
     if (s.ok()) {
       s = file_->Sync();
@@ -227,7 +227,7 @@ absl::Status Writer::Close() {
     absl::Status c = file_->Close();
     if (s.ok()) s = c;
     file_.reset();
-    if (!s.ok() && failed_.ok()) failed_ = s;
+    if (!s.ok() && failed_.ok()) failed_ = absl::Status(s.code(), s.message());
   }
   synced_cv_.notify_all();
   return Annotate(s, fmt::format("close wal segment {}", segment_));
