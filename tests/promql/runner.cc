@@ -2,11 +2,12 @@
 // shared/conformance/promql/FORMAT.md) against Vigil's engine and reports, per file and in
 // total, how many evals passed, failed and were skipped.
 //
-//   promql_conformance [-v|-vv] [--parse-only] [--no-cross-check] [--evals EVALS.tsv]
+//   promql_conformance [-v|-vv] [--db] [--parse-only] [--no-cross-check] [--evals EVALS.tsv]
 //                      [--min-pass N] FILE|DIR...
 //
 // Every passing instant eval is also run as a range query around its time, and the point at
-// that time must agree (FORMAT.md 8.1), unless --no-cross-check.
+// that time must agree (FORMAT.md 8.1), unless --no-cross-check. With --db the data is
+// stored in the real storage::DB (on an in-memory filesystem) instead of a plain map.
 // "Skipped" evals are those EVALS.tsv does not mark float_stable (native histograms and
 // features that are experimental upstream). They still run; their outcome is reported
 // separately and never hidden. With --min-pass N the exit status is non-zero when fewer than
@@ -22,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fmt/format.h"
@@ -32,6 +34,9 @@
 #include "promql/parser.h"
 #include "promql/parser/lexer.h"
 #include "re2/re2.h"
+#include "spdlog/spdlog.h"
+#include "fs/file_system.h"
+#include "storage/db.h"
 
 namespace vigil::promql::testing {
 namespace {
@@ -374,6 +379,8 @@ bool ParseScript(const std::string& text, std::vector<Command>* cmds, std::strin
             !ExpandItems(items, &sl.slots, err)) {
           return fail(fmt::format("line {}: {}", i + 1, *err));
         }
+        // Within one load block a later line with the same labels replaces an earlier one.
+        std::erase_if(c.load, [&](const SeriesLine& o) { return o.labels == sl.labels; });
         c.load.push_back(std::move(sl));
         ++i;
       }
@@ -698,6 +705,78 @@ bool CheckResult(const EvalCmd& e, const QueryResult& r, std::string* why) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Storage backends: the in-memory store, or the real storage::DB on an in-memory
+// filesystem (--db), which checks the engine and the storage engine together.
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Adds one load block's samples as one batch.
+  virtual absl::Status Load(const std::vector<std::tuple<model::Labels, int64_t, double>>& s) = 0;
+  virtual absl::Status Clear() = 0;
+  virtual storage::Queryable& queryable() = 0;
+};
+
+class MemStore final : public Store {
+ public:
+  absl::Status Load(const std::vector<std::tuple<model::Labels, int64_t, double>>& s) override {
+    for (const auto& [l, t, v] : s) mem_.Add(l, t, v);
+    return absl::OkStatus();
+  }
+  absl::Status Clear() override {
+    mem_.Clear();
+    return absl::OkStatus();
+  }
+  storage::Queryable& queryable() override { return mem_; }
+
+ private:
+  MemStorage mem_;
+};
+
+class DbStore final : public Store {
+ public:
+  absl::Status Open() {
+    if (db_) (void)db_->Close();
+    db_.reset();
+    fs_ = fs::NewMemFileSystem();
+    storage::Options o;
+    o.path = "/data";
+    o.fs = fs_.get();
+    o.background_compaction = false;
+    o.retention_ms = 0;
+    auto db = storage::DB::Open(o);
+    if (!db.ok()) return db.status();
+    db_ = *std::move(db);
+    return absl::OkStatus();
+  }
+  ~DbStore() override {
+    if (db_) (void)db_->Close();
+  }
+  absl::Status Load(const std::vector<std::tuple<model::Labels, int64_t, double>>& s) override {
+    // The head accepts samples per series in time order: sort the batch by series and time.
+    auto sorted = s;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+      if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) < std::get<0>(b);
+      return std::get<1>(a) < std::get<1>(b);
+    });
+    auto app = db_->NewAppender(storage::kDefaultTenant);
+    absl::Status first;
+    for (const auto& [l, t, v] : sorted) {
+      auto r = app->Append(0, l, t, v);
+      if (!r.ok() && first.ok()) first = r.status();  // the rest of the batch still goes in
+    }
+    absl::Status st = app->Commit();
+    return st.ok() ? first : st;
+  }
+  absl::Status Clear() override { return Open(); }
+  storage::Queryable& queryable() override { return *db_; }
+
+ private:
+  std::unique_ptr<fs::FileSystem> fs_;
+  std::unique_ptr<storage::DB> db_;
+};
+
+// ---------------------------------------------------------------------------------------
 // Running.
 
 struct Counts {
@@ -709,6 +788,7 @@ struct Options {
   bool parse_only = false;
   bool verbose_skipped = false;
   bool cross_check = true;
+  bool use_db = false;
   std::map<std::pair<std::string, int>, bool> float_stable;  // from EVALS.tsv
   bool have_classification = false;
 };
@@ -748,7 +828,7 @@ void PinAt(Expr& e, int64_t t) {
 
 // FORMAT.md 8.2: with every selector pinned to T by `@ T`, the answer must not depend on
 // the evaluation time.
-bool CheckAtInvariance(const Engine& engine, MemStorage& store, const EvalCmd& e,
+bool CheckAtInvariance(const Engine& engine, storage::Queryable& store, const EvalCmd& e,
                        std::string* why) {
   static const char* kSkip[] = {"days_in_month", "day_of_month", "day_of_week", "day_of_year",
                                 "hour", "minute", "month", "year", "time", "timestamp",
@@ -777,7 +857,7 @@ bool CheckAtInvariance(const Engine& engine, MemStorage& store, const EvalCmd& e
   return true;
 }
 
-bool RunEval(const Engine& engine, MemStorage& store, const EvalCmd& e, bool parse_only,
+bool RunEval(const Engine& engine, storage::Queryable& store, const EvalCmd& e, bool parse_only,
              bool cross_check, std::string* why) {
   auto parsed = ParseExpr(e.expr);
   if (!parsed.ok()) {
@@ -860,21 +940,42 @@ Counts RunFile(const std::filesystem::path& path, const Options& opts) {
     return counts;
   }
   Engine engine;
-  MemStorage store;
+  std::unique_ptr<Store> store;
+  if (opts.use_db) {
+    auto db = std::make_unique<DbStore>();
+    if (absl::Status st = db->Open(); !st.ok()) {
+      std::printf("%s: cannot open storage: %s\n", file.c_str(), std::string(st.message()).c_str());
+      counts.failed = 1;
+      return counts;
+    }
+    store = std::move(db);
+  } else {
+    store = std::make_unique<MemStore>();
+  }
   bool histograms_loaded = false;
   for (const Command& c : cmds) {
     if (c.kind == Command::kClear) {
-      store.Clear();
+      if (absl::Status st = store->Clear(); !st.ok()) {
+        std::printf("%s:%d: clear: %s\n", file.c_str(), c.line, std::string(st.message()).c_str());
+      }
       continue;
     }
     if (c.kind == Command::kLoad) {
+      std::vector<std::tuple<model::Labels, int64_t, double>> batch;
       for (const SeriesLine& s : c.load) {
         for (size_t k = 0; k < s.slots.size(); ++k) {
           const Slot& sl = s.slots[k];
           if (sl.kind == SlotKind::kHistogram) histograms_loaded = true;
           if (sl.kind != SlotKind::kValue && sl.kind != SlotKind::kStale) continue;
-          store.Add(s.labels, static_cast<int64_t>(k) * c.step, sl.v);
+          if (s.labels.empty()) continue;
+          batch.emplace_back(s.labels, static_cast<int64_t>(k) * c.step, sl.v);
         }
+      }
+      if (absl::Status st = store->Load(batch); !st.ok()) {
+        // Upstream aborts the file on a failed load; we report it and carry on so the
+        // remaining evals still say something.
+        std::printf("%s:%d: load failed: %s\n", file.c_str(), c.line,
+                    std::string(st.message()).c_str());
       }
       continue;
     }
@@ -885,7 +986,7 @@ Counts RunFile(const std::filesystem::path& path, const Options& opts) {
       counted = it != opts.float_stable.end() && it->second;
     }
     std::string why;
-    bool ok = RunEval(engine, store, e, opts.parse_only, opts.cross_check, &why);
+    bool ok = RunEval(engine, store->queryable(), e, opts.parse_only, opts.cross_check, &why);
     if (!counted) {
       counts.skipped++;
       if (ok) counts.skipped_passed++;
@@ -922,6 +1023,8 @@ int Main(int argc, char** argv) {
       opts.verbose = true;
     } else if (a == "-vv") {
       opts.verbose = opts.verbose_skipped = true;
+    } else if (a == "--db") {
+      opts.use_db = true;
     } else if (a == "--no-cross-check") {
       opts.cross_check = false;
     } else if (a == "--parse-only") {
@@ -939,6 +1042,8 @@ int Main(int argc, char** argv) {
       }
     } else {
       files.emplace_back(a);
+      auto tsv = std::filesystem::path(a).parent_path() / "../EVALS.tsv";
+      if (evals_path.empty() && std::filesystem::exists(tsv)) evals_path = tsv.string();
     }
   }
   std::sort(files.begin(), files.end());
@@ -977,4 +1082,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace vigil::promql::testing
 
-int main(int argc, char** argv) { return vigil::promql::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  return vigil::promql::testing::Main(argc, argv);
+}
