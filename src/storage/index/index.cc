@@ -137,7 +137,7 @@ absl::Status IndexReader::Parse() {
   }
   const size_t toc_start = b_.size() - format::kTocSize;
   for (int i = 0; i < format::kNumSections; ++i) {
-    if (offs[i] + 8 > toc_start) {
+    if (offs[i] > toc_start || toc_start - offs[i] < 8) {  // no wrap-around for huge offsets
       return absl::DataLossError(fmt::format("{} section: offset {} out of range", kNames[i], offs[i]));
     }
     Decbuf d(b_.substr(offs[i], toc_start - offs[i]));
@@ -254,7 +254,8 @@ absl::Status IndexReader::Series(uint64_t id, model::Labels* labels,
   v.resize(d.ok() ? nl : 0);
   for (uint64_t i = 0; i < nl && d.ok(); ++i) {
     uint64_t n = d.Uvarint(), val = d.Uvarint();
-    if (d.ok() && (n >= symbols_.size() || val >= symbols_.size())) {
+    if (!d.ok()) break;
+    if (n >= symbols_.size() || val >= symbols_.size()) {
       d.Fail("symbol out of range");
       break;
     }

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "base/crc32c.h"
+#include "base/encoding.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "storage/index/index_format.h"
@@ -81,6 +83,50 @@ TEST(Index, EveryTruncationAndBitFlipIsDetectedOnOpen) {
     auto r = IndexReader::Open(bad);
     EXPECT_FALSE(r.ok()) << "flip undetected in trial " << trial;
   }
+}
+
+// Assembles an index image from raw section bodies, with valid checksums.
+std::string RawIndex(const std::vector<std::string>& sections) {
+  Encbuf out, toc;
+  out.PutBE32(format::kMagic);
+  out.PutByte(format::kVersion1);
+  for (const auto& body : sections) {
+    toc.PutBE64(out.size());
+    out.PutBE32(static_cast<uint32_t>(body.size()));
+    out.PutBytes(body);
+    out.PutBE32(crc32c::Value(body));
+  }
+  out.PutBytes(toc.str());
+  out.PutBE32(crc32c::Value(toc.str()));
+  return out.Release();
+}
+
+// Found by index_reader_fuzzer: a series entry cut short in an index with no symbols read
+// symbol 0 of an empty table.
+TEST(Index, TruncatedSeriesWithNoSymbolsIsAnError) {
+  std::string no_symbols("\x00", 1);
+  std::string series("\x02\x00", 2);  // two labels announced, one varint present
+  std::string offsets("\x01\x00\x00\x00\x00\x00\x00\x00\x00", 9);
+  std::string empty_count("\x00", 1);
+  std::string b = RawIndex({no_symbols, series, offsets, empty_count, "", empty_count});
+  auto r = IndexReader::Open(b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  model::Labels l;
+  std::vector<ChunkMetaRef> c;
+  EXPECT_FALSE((*r)->Series(0, &l, &c).ok());
+}
+
+// Found by index_reader_fuzzer: a TOC offset near 2^64 wrapped the bounds check.
+TEST(Index, HugeSectionOffsetIsAnErrorNotAWrapAround) {
+  std::string b = BuildIndex(Sample());
+  const size_t toc = b.size() - format::kTocSize;
+  for (int k = 0; k < 8; ++k) b[toc + k] = static_cast<char>(0xff);
+  b[toc + 7] = static_cast<char>(0xf9);
+  uint32_t crc = crc32c::Value(b.data() + toc, format::kNumSections * 8);
+  for (int k = 0; k < 4; ++k) b[toc + format::kNumSections * 8 + k] = static_cast<char>(crc >> (24 - 8 * k));
+  auto r = IndexReader::Open(b);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("out of range"), std::string::npos) << r.status();
 }
 
 TEST(Index, ErrorsNameTheBrokenPart) {
