@@ -502,6 +502,7 @@ class Parser {
       }
       case Tok::kLParen: {
         Next();
+        if (Peek().type == Tok::kEOF) return Unexpected(Peek(), "paren expression");
         ExprPtr inner = ParseExpr(0);
         if (!inner) {
           if (!failed_) Unexpected(Peek(), "paren expression");
@@ -552,6 +553,7 @@ class Parser {
     if (Peek().type != Tok::kRParen) {
       while (true) {
         relax_empty_selector_ = f->name == "info" && call->args.size() == 1;
+        if (Peek().type == Tok::kEOF) return Unexpected(Peek(), "function call args");
         ExprPtr arg = ParseExpr(0);
         relax_empty_selector_ = false;
         if (!arg) {
@@ -636,6 +638,7 @@ class Parser {
     std::vector<ExprPtr> args;
     if (Peek().type != Tok::kRParen) {
       while (true) {
+        if (Peek().type == Tok::kEOF) return Unexpected(Peek(), "aggregation");
         ExprPtr arg = ParseExpr(0);
         if (!arg) {
           if (!failed_) Unexpected(Peek(), "aggregation");
