@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string rec, again;
   // Try the bytes as they are, and with each type byte forced, so every decoder sees
   // every input past its type check.
-  for (uint8_t type = 0; type <= 3; ++type) {
+  for (uint8_t type = 0; type <= 4; ++type) {
     rec.assign(in);
     if (type != 0) {
       if (rec.empty()) rec.push_back(0);
@@ -33,6 +33,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       w::EncodeSamples(samples, &again);
       VIGIL_CHECK(w::DecodeSamples(again, &samples2).ok());
       VIGIL_CHECK(samples == samples2);
+    }
+    std::vector<w::RefExemplar> exemplars, exemplars2;
+    if (w::DecodeExemplars(rec, &exemplars).ok()) {
+      w::EncodeExemplars(exemplars, &again);
+      VIGIL_CHECK(w::DecodeExemplars(again, &exemplars2).ok());
+      VIGIL_CHECK(exemplars == exemplars2);
     }
     std::vector<w::RefTombstone> tombstones, tombstones2;
     if (w::DecodeTombstones(rec, &tombstones).ok()) {

@@ -25,6 +25,7 @@ absl::Status CopyKept(Reader* reader, Writer* out, const std::function<bool(uint
   std::vector<RefSeries> series, kept_series;
   std::vector<RefSample> samples, kept_samples;
   std::vector<RefTombstone> tombstones, kept_tombstones;
+  std::vector<RefExemplar> exemplars, kept_exemplars;
   std::string buf;
   auto where = [&] { return fmt::format("wal segment {} offset {}", reader->segment(), reader->offset()); };
   while (reader->Next()) {
@@ -69,6 +70,19 @@ absl::Status CopyKept(Reader* reader, Writer* out, const std::function<bool(uint
         st->tombstones_dropped += static_cast<int64_t>(tombstones.size() - kept_tombstones.size());
         if (kept_tombstones.empty()) break;
         EncodeTombstones(kept_tombstones, &buf);
+        RETURN_IF_ERROR(out->Log(buf));
+        break;
+      }
+      case RecordType::kExemplars: {
+        RETURN_IF_ERROR(Annotate(DecodeExemplars(rec, &exemplars), where()));
+        kept_exemplars.clear();
+        for (RefExemplar& x : exemplars) {
+          if (x.t >= min_time && keep(x.ref)) kept_exemplars.push_back(std::move(x));
+        }
+        st->exemplars_kept += static_cast<int64_t>(kept_exemplars.size());
+        st->exemplars_dropped += static_cast<int64_t>(exemplars.size() - kept_exemplars.size());
+        if (kept_exemplars.empty()) break;
+        EncodeExemplars(kept_exemplars, &buf);
         RETURN_IF_ERROR(out->Log(buf));
         break;
       }

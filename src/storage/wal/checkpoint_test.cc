@@ -20,6 +20,7 @@ struct Content {
   std::vector<RefSeries> series;
   std::vector<RefSample> samples;
   std::vector<RefTombstone> tombstones;
+  std::vector<RefExemplar> exemplars;
   std::optional<Corruption> corruption;
 };
 
@@ -30,6 +31,7 @@ Content ReplayAll(fs::FileSystem* fs) {
   std::vector<RefSeries> series;
   std::vector<RefSample> samples;
   std::vector<RefTombstone> tombstones;
+  std::vector<RefExemplar> exemplars;
   while ((*r)->Next()) {
     switch ((*r)->type()) {
       case RecordType::kSeries:
@@ -43,6 +45,10 @@ Content ReplayAll(fs::FileSystem* fs) {
       case RecordType::kTombstones:
         EXPECT_TRUE(DecodeTombstones((*r)->record(), &tombstones).ok());
         c.tombstones.insert(c.tombstones.end(), tombstones.begin(), tombstones.end());
+        break;
+      case RecordType::kExemplars:
+        EXPECT_TRUE(DecodeExemplars((*r)->record(), &exemplars).ok());
+        c.exemplars.insert(c.exemplars.end(), exemplars.begin(), exemplars.end());
         break;
       default:
         ADD_FAILURE() << "unexpected record type";
@@ -81,6 +87,11 @@ class CheckpointTest : public ::testing::Test {
       }
     }
     Log(std::vector<RefTombstone>{{3, 0, 10}, {4, 5, 6}});
+  }
+
+  void Log(const std::vector<RefExemplar>& s) {
+    EncodeExemplars(s, &buf_);
+    ASSERT_TRUE(writer_->Log(buf_).ok());
   }
 
   void Log(const std::vector<RefSeries>& s) {
@@ -137,6 +148,18 @@ TEST_F(CheckpointTest, KeepsExactlyTheLiveSeriesTheirRecentSamplesAndTombstones)
   want_samples.insert(want_samples.end(), later.begin(), later.end());
   EXPECT_EQ(c.samples, want_samples);
   EXPECT_EQ(c.tombstones, (std::vector<RefTombstone>{{4, 5, 6}}));
+}
+
+TEST_F(CheckpointTest, KeepsRecentExemplarsOfLiveSeries) {
+  WriteHistory();
+  const model::Labels trace{{"trace_id", "t1"}};
+  Log(std::vector<RefExemplar>{{2, 10, 1.0, trace}, {2, 60, 2.0, trace}, {3, 60, 3.0, trace}});
+  uint32_t last = *writer_->NextSegment();
+  auto st = Checkpoint(fs_, kDir, last, Even, 50);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->exemplars_kept, 1);
+  EXPECT_EQ(st->exemplars_dropped, 2);
+  EXPECT_EQ(ReplayAll(fs_).exemplars, (std::vector<RefExemplar>{{2, 60, 2.0, trace}}));
 }
 
 TEST_F(CheckpointTest, ASecondCheckpointFoldsInTheFirstAndDeletesIt) {

@@ -105,7 +105,44 @@ absl::Status CheckCount(uint64_t count, size_t remaining, size_t min_entry, std:
   return absl::OkStatus();
 }
 
+// Reads `n` (name, value) pairs into `labels`, reusing its strings. Names must be
+// non-empty and strictly increasing. Truncation is left in `d`'s sticky error.
+absl::Status ReadLabels(Decbuf* d, uint64_t n, model::Labels* labels) {
+  if (n > d->remaining() / 3) {
+    return absl::DataLossError(
+        fmt::format("{} labels cannot fit in {} bytes", n, d->remaining()));
+  }
+  std::vector<model::Label>& v = labels->mutable_vec();
+  v.resize(n);
+  for (uint64_t j = 0; j < n; ++j) {
+    std::string_view name = d->UvarintStr();
+    std::string_view value = d->UvarintStr();
+    if (!d->ok()) return absl::OkStatus();
+    if (name.empty()) return absl::DataLossError(fmt::format("label {} has an empty name", j + 1));
+    if (j > 0 && !(v[j - 1].name < name)) {
+      return absl::DataLossError(
+          fmt::format("label names not strictly sorted at label {}", j + 1));
+    }
+    v[j].name.assign(name);
+    v[j].value.assign(value);
+  }
+  return absl::OkStatus();
+}
+
+void PutLabels(Encbuf* e, const model::Labels& labels) {
+  e->PutUvarint(labels.size());
+  for (const model::Label& l : labels) {
+    e->PutUvarintStr(l.name);
+    e->PutUvarintStr(l.value);
+  }
+}
+
 }  // namespace
+
+bool operator==(const RefExemplar& a, const RefExemplar& b) {
+  return a.ref == b.ref && a.t == b.t &&
+         std::bit_cast<uint64_t>(a.v) == std::bit_cast<uint64_t>(b.v) && a.labels == b.labels;
+}
 
 bool operator==(const RefSample& a, const RefSample& b) {
   return a.ref == b.ref && a.t == b.t &&
@@ -127,11 +164,7 @@ void EncodeSeries(std::span<const RefSeries> series, std::string* out) {
   e.PutUvarint(series.size());
   for (const RefSeries& s : series) {
     e.PutUvarint(s.ref);
-    e.PutUvarint(s.labels.size());
-    for (const model::Label& l : s.labels) {
-      e.PutUvarintStr(l.name);
-      e.PutUvarintStr(l.value);
-    }
+    PutLabels(&e, s.labels);
   }
   out->swap(e.mutable_str());
 }
@@ -156,30 +189,9 @@ absl::Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out) 
       return absl::DataLossError(fmt::format(
           "decode series record: series {} of {} (ref {}) has no labels", i + 1, count, rs.ref));
     }
-    if (n > d.remaining() / 3) {
-      return absl::DataLossError(fmt::format(
-          "decode series record: series {} of {}: {} labels cannot fit in {} bytes", i + 1,
-          count, n, d.remaining()));
-    }
-    std::vector<model::Label>& labels = rs.labels.mutable_vec();
-    labels.resize(n);
-    for (uint64_t j = 0; j < n && d.ok(); ++j) {
-      std::string_view name = d.UvarintStr();
-      std::string_view value = d.UvarintStr();
-      if (!d.ok()) break;
-      if (name.empty()) {
-        return absl::DataLossError(fmt::format(
-            "decode series record: series {} of {} (ref {}): label {} has an empty name", i + 1,
-            count, rs.ref, j + 1));
-      }
-      if (j > 0 && !(labels[j - 1].name < name)) {
-        return absl::DataLossError(fmt::format(
-            "decode series record: series {} of {} (ref {}): label names not strictly sorted "
-            "at label {}",
-            i + 1, count, rs.ref, j + 1));
-      }
-      labels[j].name.assign(name);
-      labels[j].value.assign(value);
+    if (absl::Status s = ReadLabels(&d, n, &rs.labels); !s.ok()) {
+      return absl::DataLossError(fmt::format("decode series record: series {} of {} (ref {}): {}",
+                                             i + 1, count, rs.ref, std::string(s.message())));
     }
     if (!d.ok()) break;
   }
@@ -283,6 +295,57 @@ absl::Status DecodeTombstones(std::string_view record, std::vector<RefTombstone>
   if (r.remaining() != 0) {
     return absl::DataLossError(fmt::format(
         "decode tombstones record: {} trailing bytes after {} tombstones", r.remaining(), count));
+  }
+  return absl::OkStatus();
+}
+
+// Exemplars v1: type | count uvarint | count x (ref uvarint | t varint | value BE64 bits |
+//               nlabels uvarint | nlabels x (name uvarint-len bytes | value uvarint-len bytes))
+void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out) {
+  Encbuf e;
+  e.mutable_str().swap(*out);
+  e.Reset();
+  e.PutByte(static_cast<uint8_t>(RecordType::kExemplars));
+  e.PutUvarint(exemplars.size());
+  for (const RefExemplar& x : exemplars) {
+    e.PutUvarint(x.ref);
+    e.PutVarint(x.t);
+    e.PutBE64(std::bit_cast<uint64_t>(x.v));
+    PutLabels(&e, x.labels);
+  }
+  out->swap(e.mutable_str());
+}
+
+absl::Status DecodeExemplars(std::string_view record, std::vector<RefExemplar>* out) {
+  if (absl::Status s = CheckType(record, RecordType::kExemplars, "exemplars"); !s.ok()) return s;
+  Decbuf d(record.substr(1));
+  uint64_t count = d.Uvarint();
+  if (!d.ok()) {
+    return absl::DataLossError(fmt::format("decode exemplars record: count: {}",
+                                           std::string(d.err().message())));
+  }
+  // Smallest entry: ref (1) + t (1) + value (8) + nlabels (1).
+  if (absl::Status s = CheckCount(count, d.remaining(), 11, "exemplars"); !s.ok()) return s;
+  out->resize(count);
+  for (uint64_t i = 0; i < count && d.ok(); ++i) {
+    RefExemplar& x = (*out)[i];
+    x.ref = d.Uvarint();
+    x.t = d.Varint();
+    x.v = std::bit_cast<double>(d.BE64());
+    uint64_t n = d.Uvarint();
+    if (!d.ok()) break;
+    if (absl::Status s = ReadLabels(&d, n, &x.labels); !s.ok()) {
+      return absl::DataLossError(fmt::format("decode exemplars record: exemplar {} of {}: {}",
+                                             i + 1, count, std::string(s.message())));
+    }
+  }
+  if (!d.ok()) {
+    return absl::DataLossError(
+        fmt::format("decode exemplars record: {}", std::string(d.err().message())));
+  }
+  if (d.remaining() != 0) {
+    return absl::DataLossError(fmt::format(
+        "decode exemplars record: {} trailing bytes after {} exemplars", d.remaining(), count));
   }
   return absl::OkStatus();
 }

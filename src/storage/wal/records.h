@@ -1,5 +1,5 @@
-// Codecs for the WAL's record payloads: series (ref -> labels), sample batches and
-// tombstones. Each encoder writes one whole record (type byte + payload) into a
+// Codecs for the WAL's record payloads: series (ref -> labels), sample batches,
+// tombstones and exemplars. Each encoder writes one whole record (type byte + payload) into a
 // caller-owned buffer, which it clears first and whose capacity it reuses, so a committer
 // encoding one 2000-sample batch after another allocates nothing in steady state.
 // Decoders validate everything (counts against remaining bytes, label order, trailing
@@ -45,17 +45,29 @@ struct RefTombstone {
   friend bool operator==(const RefTombstone&, const RefTombstone&) = default;
 };
 
+// An exemplar (e.g. a trace id) attached to a sample of series `ref`. Labels may be empty.
+struct RefExemplar {
+  uint64_t ref = 0;
+  int64_t t = 0;
+  double v = 0;
+  model::Labels labels;
+  // Values compare bit for bit, like RefSample.
+  friend bool operator==(const RefExemplar& a, const RefExemplar& b);
+};
+
 // The record's type byte, or kInvalid for an empty record.
 RecordType GetRecordType(std::string_view record);
 
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out);
+void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out);
 
 // Decoders replace the contents of `out`, reusing its capacity (and, for series, the
 // capacity of the label strings already in it). On error `out` holds unspecified values.
 absl::Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out);
 absl::Status DecodeSamples(std::string_view record, std::vector<RefSample>* out);
 absl::Status DecodeTombstones(std::string_view record, std::vector<RefTombstone>* out);
+absl::Status DecodeExemplars(std::string_view record, std::vector<RefExemplar>* out);
 
 }  // namespace vigil::storage::wal

@@ -79,6 +79,24 @@ TEST(WalRecords, TombstonesRoundTripExtremes) {
   EXPECT_EQ(out, in);
 }
 
+TEST(WalRecords, ExemplarsRoundTripWithAndWithoutLabels) {
+  std::vector<RefExemplar> in = {
+      {1, 1700000000000, 0.25, model::Labels{{"span_id", "ab"}, {"trace_id", "0af7651916cd43dd"}}},
+      {~0ull, kMin, Bits(model::kStaleNaNBits), model::Labels{}},
+      {2, kMax, -0.0, model::Labels{{"trace_id", "x"}}},
+  };
+  std::string rec;
+  EncodeExemplars(in, &rec);
+  EXPECT_EQ(GetRecordType(rec), RecordType::kExemplars);
+  std::vector<RefExemplar> out;
+  ASSERT_TRUE(DecodeExemplars(rec, &out).ok());
+  EXPECT_EQ(out, in);
+  for (size_t n = 0; n < rec.size(); ++n) {
+    EXPECT_FALSE(DecodeExemplars(rec.substr(0, n), &out).ok()) << n;
+  }
+  EXPECT_FALSE(DecodeExemplars(rec + "x", &out).ok());
+}
+
 TEST(WalRecords, RandomBatchesRoundTrip) {
   std::mt19937_64 rng(7);
   std::string rec;

@@ -258,12 +258,14 @@ struct CheckpointStats {
   int64_t series_kept = 0, series_dropped = 0;
   int64_t samples_kept = 0, samples_dropped = 0;
   int64_t tombstones_kept = 0, tombstones_dropped = 0;
+  int64_t exemplars_kept = 0, exemplars_dropped = 0;
   int64_t segments_removed = 0;
 };
 
 // Compacts the log once the head up to `min_time` is persisted in a block: reads the
 // previous checkpoint and segments <= last_segment, writes the series for which
-// keep_series(ref) is true, their samples with t >= min_time and their tombstones into
+// keep_series(ref) is true, their samples and exemplars with t >= min_time and their
+// tombstones into
 // <dir>/checkpoint.<last_segment>/ (written as .tmp, fsynced, renamed), then deletes the
 // segments <= last_segment, older checkpoints and leftover .tmp directories.
 // `last_segment` must be closed (see Writer::NextSegment). Fails without deleting anything

@@ -39,6 +39,7 @@ enum class RecordType : uint8_t {
   kSeries = 1,      // v1: see EncodeSeries in records.h
   kSamples = 2,     // v1: see EncodeSamples
   kTombstones = 3,  // v1: see EncodeTombstones
+  kExemplars = 4,   // v1: see EncodeExemplars
 };
 
 }  // namespace vigil::storage::wal
