@@ -316,6 +316,41 @@ double BucketFraction(double lower, double upper, std::vector<Bucket>& b) {
   return got / total;
 }
 
+// "Natural" order: runs of digits compare by number, so "cpu2" < "cpu10".
+bool NaturalLess(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      size_t i2 = i, j2 = j;
+      while (i2 < a.size() && digit(a[i2])) ++i2;
+      while (j2 < b.size() && digit(b[j2])) ++j2;
+      std::string_view na = a.substr(i, i2 - i), nb = b.substr(j, j2 - j);
+      while (na.size() > 1 && na[0] == '0') na.remove_prefix(1);
+      while (nb.size() > 1 && nb[0] == '0') nb.remove_prefix(1);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = i2;
+      j = j2;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i;
+    ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// The value of histogram_quantiles' quantile label: "0.25", and "1.0" for whole numbers.
+std::string QuantileLabel(double q) {
+  if (!std::isfinite(q)) return FormatFloat(q);
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), q, std::chars_format::fixed);
+  std::string s(buf, r.ptr);
+  if (s.find('.') == std::string::npos) s += ".0";
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
@@ -340,7 +375,12 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   if (name == "min_of" || name == "max_of") {
     ASSIGN_OR_RETURN(Value a, Eval(*c.args[0], ts));
     ASSIGN_OR_RETURN(Value b, Eval(*c.args[1], ts));
-    out.scalar = name == "min_of" ? std::min(a.scalar, b.scalar) : std::max(a.scalar, b.scalar);
+    // As Go's math.Min/Max: NaN wins.
+    if (std::isnan(a.scalar) || std::isnan(b.scalar)) {
+      out.scalar = kNaN;
+    } else {
+      out.scalar = name == "min_of" ? std::min(a.scalar, b.scalar) : std::max(a.scalar, b.scalar);
+    }
     return out;
   }
   if (name == "vector") {
@@ -472,6 +512,8 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         for (const Point& x : p) vals.push_back(x.v);
         if (name == "quantile_over_time") {
           v = QuantileOf(scalars[0], vals);
+        } else if (std::any_of(vals.begin(), vals.end(), [](double x) { return std::isnan(x); })) {
+          v = kNaN;
         } else {
           double med = QuantileOf(0.5, vals);
           for (double& x : vals) x = std::fabs(x - med);
@@ -546,13 +588,16 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     return out;
   }
   if (name == "sort_by_label" || name == "sort_by_label_desc") {
+    if (start_ != end_) {
+      Warn(c, "sort is ineffective for range queries since results are always ordered by labels");
+    }
     bool desc = name == "sort_by_label_desc";
     std::vector<std::string> names;
     for (const Value& v : rest) names.push_back(v.str);
     std::stable_sort(in.begin(), in.end(), [&](const Elem& a, const Elem& b) {
       for (const auto& n : names) {
         std::string_view x = a.labels.Get(n), y = b.labels.Get(n);
-        if (x != y) return desc ? x > y : x < y;
+        if (x != y) return desc ? NaturalLess(y, x) : NaturalLess(x, y);
       }
       return desc ? b.labels < a.labels : a.labels < b.labels;
     });
@@ -625,15 +670,35 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     }
     return out;
   }
-  if (name == "histogram_quantile" || name == "histogram_fraction") {
+  if (name == "histogram_quantile" || name == "histogram_fraction" ||
+      name == "histogram_quantiles") {
     bool fraction = name == "histogram_fraction";
-    double q = arg.scalar;
+    bool multi = name == "histogram_quantiles";
+    // histogram_quantiles(v, "label", q...) gives one series per quantile, labelled.
+    std::vector<double> qs;
+    std::vector<const Expr*> q_exprs;
+    std::string q_label;
+    if (multi) {
+      q_label = rest[0].str;
+      for (size_t i = 1; i < rest.size(); ++i) {
+        qs.push_back(rest[i].scalar);
+        q_exprs.push_back(c.args[i + 1].get());
+      }
+    } else {
+      qs.push_back(arg.scalar);
+      q_exprs.push_back(c.args[0].get());
+    }
+    double q = qs[0];
     double upper_bound = fraction ? rest[0].scalar : 0;
-    const Value& hv = rest[fraction ? 1 : 0];
-    const Expr& hist_arg = *c.args[fraction ? 2 : 1];
-    if (!fraction && (q < 0 || q > 1 || std::isnan(q))) {
-      Warn(*c.args[0],
-           fmt::format("quantile value should be between 0 and 1, got {}", FormatFloat(q)));
+    const Value& hv = multi ? arg : rest[fraction ? 1 : 0];
+    const Expr& hist_arg = *c.args[multi ? 0 : fraction ? 2 : 1];
+    if (!fraction) {
+      for (size_t i = 0; i < qs.size(); ++i) {
+        if (qs[i] < 0 || qs[i] > 1 || std::isnan(qs[i])) {
+          Warn(*q_exprs[i], fmt::format("quantile value should be between 0 and 1, got {}",
+                                        FormatFloat(qs[i])));
+        }
+      }
     }
     // Buckets are grouped by all labels but `le`; the metric name is part of the group and
     // dropped from the result, so two histograms differing only in name collide.
@@ -673,6 +738,24 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     }
     for (auto& [labels, buckets] : groups) {
       double v;
+      if (multi) {
+        for (double qq : qs) {
+          bool fixed = false;
+          std::vector<Bucket> copy = buckets;
+          double qv = BucketQuantile(qq, copy, &fixed);
+          model::Labels l =
+              model::LabelsBuilder(DropMetricName(labels)).Set(q_label, QuantileLabel(qq)).Build();
+          if (fixed) {
+            Info(hist_arg, fmt::format("input to histogram_quantile needed to be fixed for "
+                                       "monotonicity (see "
+                                       "https://prometheus.io/docs/prometheus/latest/querying/"
+                                       "functions/#histogram_quantile) for metric name {}",
+                                       QuoteString(labels.MetricName())));
+          }
+          out.vec.push_back({std::move(l), qv, ts});
+        }
+        continue;
+      }
       if (fraction) {
         v = BucketFraction(q, upper_bound, buckets);
       } else {
