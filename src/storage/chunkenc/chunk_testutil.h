@@ -78,6 +78,22 @@ inline std::vector<model::Sample> NodeExporterLike(int kind, int n, std::mt19937
   return out;
 }
 
+// A mix of series shaped roughly like shared/bench/gen_workload.py's node_exporter hosts:
+// 55% counters (mostly integer byte/packet counters, some in 2/9-decimal seconds, many
+// barely moving), 20% gauges, 20% constants, 5% noisy durations. `scale` series per percent.
+inline std::vector<std::vector<model::Sample>> NodeExporterMix(std::mt19937_64& rng, int scale, int n) {
+  struct Mix {
+    int kind;
+    int share;
+  };
+  const Mix mix[] = {{0, 25}, {1, 10}, {2, 5}, {6, 15}, {3, 12}, {7, 8}, {4, 20}, {5, 5}};
+  std::vector<std::vector<model::Sample>> out;
+  for (const auto& m : mix) {
+    for (int i = 0; i < m.share * scale; ++i) out.push_back(NodeExporterLike(m.kind, n, rng));
+  }
+  return out;
+}
+
 // Values with awkward bit patterns: NaN payloads, infinities, signed zeros, denormals,
 // the staleness marker, extremes.
 inline std::vector<double> NastyValues() {

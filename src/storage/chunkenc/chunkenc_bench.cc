@@ -66,5 +66,28 @@ void BM_BlockDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_BlockDecode)->DenseRange(0, 7);
 
+// Bytes per sample on the node_exporter-like mix: counters xor_B/sample and block_B/sample.
+void BM_BytesPerSampleMix(benchmark::State& state) {
+  std::mt19937_64 rng(42);
+  auto mix = testutil::NodeExporterMix(rng, 2, 480);
+  size_t samples = 0, xor_bytes = 0, block_bytes = 0;
+  for (auto _ : state) {
+    samples = xor_bytes = block_bytes = 0;
+    for (const auto& s : mix) {
+      samples += s.size();
+      for (size_t off = 0; off < s.size(); off += 120) {
+        auto c = NewChunk(Encoding::kXor);
+        auto app = (*c)->NewAppender();
+        for (size_t j = off; j < off + 120 && j < s.size(); ++j) (*app)->Append(s[j].t, s[j].v);
+        xor_bytes += (*c)->bytes().size();
+      }
+      block_bytes += EncodeBlockChunk(s)->size();
+    }
+  }
+  state.counters["xor_B/sample"] = static_cast<double>(xor_bytes) / samples;
+  state.counters["block_B/sample"] = static_cast<double>(block_bytes) / samples;
+}
+BENCHMARK(BM_BytesPerSampleMix)->Iterations(1);
+
 }  // namespace
 }  // namespace vigil::storage::chunkenc
