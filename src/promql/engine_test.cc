@@ -4,87 +4,25 @@
 #include "promql/engine.h"
 
 #include <cmath>
-#include <map>
 
 #include "gtest/gtest.h"
 #include "model/sample.h"
+#include "promql/testing/mem_queryable.h"
 
 namespace vigil::promql {
 namespace {
 
-// A minimal Queryable over a map, enough to drive the engine.
-class FakeStorage : public storage::Queryable {
+// MemStorage, remembering the time span of the last querier it handed out.
+class FakeStorage : public testing::MemStorage {
  public:
-  void Add(model::Labels l, int64_t t, double v) { data_[l].push_back({t, v}); }
-
-  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(std::string_view, int64_t mint,
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(std::string_view tenant,
+                                                               int64_t mint,
                                                                int64_t maxt) override {
     last_mint = mint;
     last_maxt = maxt;
-    return std::make_unique<Querier>(this, mint, maxt);
+    return MemStorage::NewQuerier(tenant, mint, maxt);
   }
-
   int64_t last_mint = 0, last_maxt = 0;
-
- private:
-  struct It : storage::SampleIterator {
-    explicit It(std::vector<model::Sample> s) : s(std::move(s)) {}
-    bool Next() override { return ++i < static_cast<int>(s.size()); }
-    bool Seek(int64_t t) override {
-      if (i < 0) i = 0;
-      while (i < static_cast<int>(s.size()) && s[i].t < t) ++i;
-      return i < static_cast<int>(s.size());
-    }
-    model::Sample At() const override { return s[i]; }
-    absl::Status Err() const override { return absl::OkStatus(); }
-    std::vector<model::Sample> s;
-    int i = -1;
-  };
-  struct Ser : storage::Series {
-    const model::Labels& labels() const override { return l; }
-    std::unique_ptr<storage::SampleIterator> Iterator() const override {
-      return std::make_unique<It>(s);
-    }
-    model::Labels l;
-    std::vector<model::Sample> s;
-  };
-  struct Set : storage::SeriesSet {
-    bool Next() override { return ++i < static_cast<int>(v.size()); }
-    const storage::Series& At() const override { return v[i]; }
-    absl::Status Err() const override { return absl::OkStatus(); }
-    std::vector<Ser> v;
-    int i = -1;
-  };
-  struct Querier : storage::Querier {
-    Querier(FakeStorage* s, int64_t mint, int64_t maxt) : s(s), mint(mint), maxt(maxt) {}
-    std::unique_ptr<storage::SeriesSet> Select(bool, const storage::SelectHints&,
-                                               const model::Matchers& ms) override {
-      auto set = std::make_unique<Set>();
-      for (const auto& [l, samples] : s->data_) {
-        bool ok = true;
-        for (const auto& m : ms) ok = ok && m.Matches(l.Get(m.name()));
-        if (!ok) continue;
-        Ser ser;
-        ser.l = l;
-        for (const auto& x : samples) {
-          if (x.t >= mint && x.t <= maxt) ser.s.push_back(x);
-        }
-        set->v.push_back(std::move(ser));
-      }
-      return set;
-    }
-    absl::StatusOr<std::vector<std::string>> LabelValues(std::string_view,
-                                                         const model::Matchers&) override {
-      return std::vector<std::string>{};
-    }
-    absl::StatusOr<std::vector<std::string>> LabelNames(const model::Matchers&) override {
-      return std::vector<std::string>{};
-    }
-    FakeStorage* s;
-    int64_t mint, maxt;
-  };
-
-  std::map<model::Labels, std::vector<model::Sample>> data_;
 };
 
 class EngineTest : public ::testing::Test {

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "fmt/format.h"
-#include "mem_storage.h"
+#include "promql/testing/mem_queryable.h"
 #include "model/labels.h"
 #include "model/sample.h"
 #include "promql/engine.h"

@@ -1,9 +1,41 @@
-#include "mem_storage.h"
+// A tiny in-memory storage::Queryable for PromQL's tests, benchmarks and conformance runner
+// (header-only, test code: nothing in the engine depends on it).
+//
+// Holds float samples per label set, in time order, ignores tenants (one store = one
+// tenant) and never persists anything. The runner can also run against the real
+// storage::DB; this one keeps the PromQL tests independent of the storage engine.
+//
+// Thread-safety: none; one test thread loads and queries.
+#pragma once
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/labels.h"
+#include "model/sample.h"
+#include "storage/querier.h"
 
 namespace vigil::promql::testing {
-namespace {
+
+class MemStorage : public storage::Queryable {
+ public:
+  // Adds a sample; samples of a series must come in increasing time order (a sample at an
+  // existing timestamp replaces it).
+  void Add(const model::Labels& labels, int64_t t, double v);
+  void Clear() { series_.clear(); }
+
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(std::string_view tenant,
+                                                               int64_t mint,
+                                                               int64_t maxt) override;
+
+ private:
+  std::map<model::Labels, std::vector<model::Sample>> series_;
+};
+
+namespace mem_internal {
 
 class VecIterator final : public storage::SampleIterator {
  public:
@@ -82,9 +114,9 @@ class MemQuerier final : public storage::Querier {
   int64_t mint_, maxt_;
 };
 
-}  // namespace
+}  // namespace mem_internal
 
-void MemStorage::Add(const model::Labels& labels, int64_t t, double v) {
+inline void MemStorage::Add(const model::Labels& labels, int64_t t, double v) {
   auto& s = series_[labels];
   if (!s.empty() && s.back().t == t) {
     s.back().v = v;
@@ -103,10 +135,10 @@ void MemStorage::Add(const model::Labels& labels, int64_t t, double v) {
   s.push_back({t, v});
 }
 
-absl::StatusOr<std::unique_ptr<storage::Querier>> MemStorage::NewQuerier(std::string_view,
+inline absl::StatusOr<std::unique_ptr<storage::Querier>> MemStorage::NewQuerier(std::string_view,
                                                                          int64_t mint,
                                                                          int64_t maxt) {
-  return std::make_unique<MemQuerier>(&series_, mint, maxt);
+  return std::make_unique<mem_internal::MemQuerier>(&series_, mint, maxt);
 }
 
 }  // namespace vigil::promql::testing
