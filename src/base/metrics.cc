@@ -106,9 +106,18 @@ void Registry::RemoveCollector(int id) {
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // Shortest round-trip digits, laid out as Go's strconv 'g' format does (what Prometheus
+  // client libraries write): exponent form when the decimal exponent is below -4 or at
+  // least 6, plain decimals otherwise. So 400000 stays "400000" and 1e6 is "1e+06".
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, res.ptr);
+  auto sci = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view s(buf, static_cast<size_t>(sci.ptr - buf));
+  int exp = 0;
+  size_t e = s.find('e');
+  std::from_chars(s.data() + e + (s[e + 1] == '+' ? 2 : 1), s.data() + s.size(), exp);
+  if (exp < -4 || exp >= 6) return std::string(s);
+  auto fixed = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, fixed.ptr);
 }
 
 std::string EscapeLabelValue(std::string_view v) {
@@ -198,7 +207,10 @@ std::string Registry::Render() const {
   std::map<std::string, std::string> blocks;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, e] : families_) {
+    for (const auto& kv : families_) {
+      // Named references, not structured bindings: the lambdas below capture them.
+      const std::string& name = kv.first;
+      const Entry& e = kv.second;
       std::string& out = blocks[name];
       std::string_view help;
       if (e.counter) help = e.counter->help();
