@@ -56,11 +56,11 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
         res.string_t = start;
         break;
       case ValueType::kVector:
-        for (eval::Elem& e : v.vec) res.vector.push_back({std::move(e.labels), start, e.v});
+        for (const eval::Elem& e : v.vec) res.vector.push_back({*e.labels, start, e.v});
         break;
       case ValueType::kMatrix:
-        for (eval::RangeSeries& s : v.mat) {
-          res.matrix.push_back({std::move(s.labels), std::move(s.points)});
+        for (const eval::RangeSeries& s : v.mat.mat) {
+          res.matrix.push_back({*s.labels, std::vector<Point>(s.points.begin(), s.points.end())});
         }
         std::sort(res.matrix.begin(), res.matrix.end(),
                   [](const Series& a, const Series& b) { return a.labels < b.labels; });
@@ -69,7 +69,7 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
     }
   } else {
     res.type = ValueType::kMatrix;
-    std::unordered_map<std::string, size_t> index;
+    std::unordered_map<const model::Labels*, size_t> index;
     for (int64_t t = start; t <= end; t += step) {
       ASSIGN_OR_RETURN(eval::Value v, ev.Eval(expr, t));
       if (v.type == ValueType::kScalar) {
@@ -77,16 +77,9 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
         res.matrix[0].points.push_back({t, v.scalar});
         continue;
       }
-      for (eval::Elem& e : v.vec) {
-        std::string key;
-        for (const auto& l : e.labels) {
-          key += l.name;
-          key += '\xff';
-          key += l.value;
-          key += '\xff';
-        }
-        auto [it, inserted] = index.emplace(std::move(key), res.matrix.size());
-        if (inserted) res.matrix.push_back({std::move(e.labels), {}});
+      for (const eval::Elem& e : v.vec) {
+        auto [it, inserted] = index.emplace(e.labels, res.matrix.size());
+        if (inserted) res.matrix.push_back({*e.labels, {}});
         res.matrix[it->second].points.push_back({t, e.v});
       }
     }

@@ -20,46 +20,25 @@ namespace {
 constexpr std::string_view kTypeLabel = "__type__";
 constexpr std::string_view kUnitLabel = "__unit__";
 
-// A byte string that identifies a label subset, for grouping and matching.
-void AppendKey(std::string* key, const model::Label& l) {
-  key->append(l.name);
-  key->push_back('\xff');
-  key->append(l.value);
-  key->push_back('\xff');
-}
-
 bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-// The key of `l` restricted to `names` (on) or without them and without __name__
-// (ignoring), as Prometheus's signature functions do. Set operators also ignore __type__
-// and __unit__, which travel with the metric name.
-std::string MatchKey(const model::Labels& l, bool on, const std::vector<std::string>& names,
-                     bool set_op = false) {
-  std::string key;
+// `l` restricted to `names` (on) or without them and without __name__ (ignoring), as
+// Prometheus's signature functions do. Set operators also ignore __type__ and __unit__,
+// which travel with the metric name.
+model::Labels MatchLabels(const model::Labels& l, bool on, const std::vector<std::string>& names,
+                          bool set_op) {
+  std::vector<model::Label> out;
   for (const auto& lab : l) {
     bool listed = Contains(names, lab.name);
     bool name_like = lab.name == model::kMetricName ||
                      (set_op && (lab.name == kTypeLabel || lab.name == kUnitLabel));
-    if (on ? listed : (!listed && !name_like)) AppendKey(&key, lab);
-  }
-  return key;
-}
-
-model::Labels KeepOnly(const model::Labels& l, const std::vector<std::string>& names) {
-  std::vector<model::Label> out;
-  for (const auto& lab : l) {
-    if (Contains(names, lab.name)) out.push_back(lab);
+    if (on ? listed : (!listed && !name_like)) out.push_back(lab);
   }
   return model::Labels(std::move(out));
 }
 
-std::string LabelsKey(const model::Labels& l) {
-  std::string key;
-  for (const auto& lab : l) AppendKey(&key, lab);
-  return key;
-}
 
 bool DropsMetricName(Op op) {
   switch (op) {
@@ -98,7 +77,7 @@ double BinopValue(Op op, double l, double r, bool* keep) {
 
 }  // namespace
 
-model::Labels DropMetricName(const model::Labels& l) {
+model::Labels DropMetricNameCopy(const model::Labels& l) {
   if (!l.Has(model::kMetricName) && !l.Has(kTypeLabel) && !l.Has(kUnitLabel)) return l;
   std::vector<model::Label> out;
   out.reserve(l.size());
@@ -109,6 +88,22 @@ model::Labels DropMetricName(const model::Labels& l) {
     out.push_back(lab);
   }
   return model::Labels(std::move(out));
+}
+
+const model::Labels* Evaluator::Intern(model::Labels l) {
+  auto& bucket = interned_[l.Hash()];
+  for (const model::Labels* p : bucket) {
+    if (*p == l) return p;
+  }
+  label_store_.push_back(std::move(l));
+  bucket.push_back(&label_store_.back());
+  return &label_store_.back();
+}
+
+const model::Labels* Evaluator::DropMetricName(const model::Labels* l) {
+  auto [it, inserted] = dropped_.emplace(l, nullptr);
+  if (inserted) it->second = Intern(DropMetricNameCopy(*l));
+  return it->second;
 }
 
 Evaluator::Evaluator(const EngineOptions& opts, storage::Querier* querier, int64_t start,
@@ -203,6 +198,7 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
     case NodeKind::kMatrixSelector: {
       const auto& ms = static_cast<const MatrixSelector&>(e);
       const VectorSelector& vs = ms.selector();
+      range_selectors_.insert(&vs);
       int64_t s = start, en = end;
       at_range(vs.at, vs.at_preproc, &s, &en);
       int64_t off = DurationMs(vs.offset);
@@ -267,23 +263,28 @@ absl::StatusOr<const Evaluator::Loaded*> Evaluator::Load(const VectorSelector& v
   while (ss->Next()) {
     const storage::Series& s = ss->At();
     LoadedSeries ls;
-    ls.labels = s.labels();
     auto iter = s.Iterator();
     if (iter->Seek(mint)) {
       do {
         model::Sample smp = iter->At();
         if (smp.t > maxt) break;
-        ls.t.push_back(smp.t);
-        ls.v.push_back(smp.v);
+        ls.points.push_back({smp.t, smp.v});
       } while (iter->Next());
     }
     RETURN_IF_ERROR(iter->Err());
-    loaded_samples_ += static_cast<int64_t>(ls.t.size());
+    loaded_samples_ += static_cast<int64_t>(ls.points.size());
     if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
       return absl::ResourceExhaustedError(
           "query processing would load too many samples into memory in query execution");
     }
-    if (!ls.t.empty()) l.series.push_back(std::move(ls));
+    if (ls.points.empty()) continue;
+    ls.labels = Intern(s.labels());
+    if (range_selectors_.count(&vs)) {
+      for (const Point& p : ls.points) {
+        if (!model::IsStaleNaN(p.v)) ls.fresh.push_back(p);
+      }
+    }
+    l.series.push_back(std::move(ls));
   }
   RETURN_IF_ERROR(ss->Err());
   for (auto& w : ss->Warnings()) warnings_.insert(w);
@@ -331,13 +332,14 @@ absl::StatusOr<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, in
   int64_t ref = RefTime(vs, ts);
   Value out;
   out.type = ValueType::kVector;
+  auto by_time = [](int64_t t, const Point& p) { return t < p.t; };
   for (const LoadedSeries& s : l->series) {
-    auto it = std::upper_bound(s.t.begin(), s.t.end(), ref);
-    if (it == s.t.begin()) continue;
-    size_t i = static_cast<size_t>(it - s.t.begin()) - 1;
-    if (s.t[i] <= ref - opts_.lookback_delta_ms) continue;
-    if (model::IsStaleNaN(s.v[i])) continue;
-    out.vec.push_back({s.labels, s.v[i], s.t[i]});
+    auto it = std::upper_bound(s.points.begin(), s.points.end(), ref, by_time);
+    if (it == s.points.begin()) continue;
+    const Point& p = *(it - 1);
+    if (p.t <= ref - opts_.lookback_delta_ms) continue;
+    if (model::IsStaleNaN(p.v)) continue;
+    out.vec.push_back({s.labels, p.v, p.t});
   }
   return out;
 }
@@ -354,18 +356,12 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
     out.range_ms = range;
     out.range_start = ref - range;
     out.range_end = ref;
+    auto by_time = [](int64_t t, const Point& p) { return t < p.t; };
     for (const LoadedSeries& s : l->series) {
-      auto lo = std::upper_bound(s.t.begin(), s.t.end(), ref - range);
-      auto hi = std::upper_bound(s.t.begin(), s.t.end(), ref);
-      RangeSeries rs;
-      for (auto it = lo; it != hi; ++it) {
-        size_t i = static_cast<size_t>(it - s.t.begin());
-        if (model::IsStaleNaN(s.v[i])) continue;
-        rs.points.push_back({s.t[i], s.v[i]});
-      }
-      if (rs.points.empty()) continue;
-      rs.labels = s.labels;
-      out.mat.push_back(std::move(rs));
+      auto lo = std::upper_bound(s.fresh.begin(), s.fresh.end(), ref - range, by_time);
+      auto hi = std::upper_bound(lo, s.fresh.end(), ref, by_time);
+      if (lo == hi) continue;
+      out.mat.push_back({s.labels, std::span<const Point>(&*lo, static_cast<size_t>(hi - lo))});
     }
     return out;
   }
@@ -390,21 +386,20 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
   out.range_end = ref;
   int64_t first = step * ((ref - range) / step);
   if (first <= ref - range) first += step;
-  std::unordered_map<std::string, size_t> index;
+  std::unordered_map<const model::Labels*, size_t> index;
+  std::vector<const model::Labels*> order;
   for (int64_t t = first; t <= ref; t += step) {
     ASSIGN_OR_RETURN(Value v, Eval(*sq.expr, t));
-    if (v.type == ValueType::kScalar) {
-      if (out.mat.empty()) out.mat.emplace_back();
-      out.mat[0].points.push_back({t, v.scalar});
-      continue;
-    }
-    for (Elem& el : v.vec) {
-      std::string key = LabelsKey(el.labels);
-      auto [it, inserted] = index.emplace(key, out.mat.size());
-      if (inserted) out.mat.push_back({std::move(el.labels), {}});
-      out.mat[it->second].points.push_back({t, el.v});
+    for (const Elem& el : v.vec) {
+      auto [it, inserted] = index.emplace(el.labels, out.owned.size());
+      if (inserted) {
+        out.owned.emplace_back();
+        order.push_back(el.labels);
+      }
+      out.owned[it->second].push_back({t, el.v});
     }
   }
+  for (size_t i = 0; i < order.size(); ++i) out.mat.push_back({order[i], out.owned[i]});
   return out;
 }
 
@@ -427,10 +422,9 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
       return EvalVectorSelector(static_cast<const VectorSelector&>(e), ts);
     case NodeKind::kMatrixSelector:
     case NodeKind::kSubquery: {
-      ASSIGN_OR_RETURN(RangeArg r, EvalRange(e, ts));
       Value v;
       v.type = ValueType::kMatrix;
-      v.mat = std::move(r.mat);
+      ASSIGN_OR_RETURN(v.mat, EvalRange(e, ts));
       return v;
     }
     case NodeKind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr, ts);
@@ -463,9 +457,9 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
 
 absl::Status Evaluator::CheckUniqueLabels(const Vector& vec) {
   if (vec.size() < 2) return absl::OkStatus();
-  std::unordered_set<std::string> seen;
+  std::unordered_set<const model::Labels*> seen;
   for (const Elem& el : vec) {
-    if (!seen.insert(LabelsKey(el.labels)).second) {
+    if (!seen.insert(el.labels).second) {
       return absl::InvalidArgumentError("vector cannot contain metrics with the same labelset");
     }
   }
@@ -488,12 +482,12 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
   }
   out.type = ValueType::kVector;
   if (l.type == ValueType::kVector && r.type == ValueType::kVector) {
-    const VectorMatching& vm = *b.matching;
+    auto key = [&](const model::Labels* l) { return Signature(b, l, true); };
     if (b.op == Op::kAnd || b.op == Op::kUnless) {
-      std::unordered_set<std::string> rkeys;
-      for (const Elem& el : r.vec) rkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels, true));
+      std::unordered_set<const model::Labels*> rkeys;
+      for (const Elem& el : r.vec) rkeys.insert(key(el.labels));
       for (Elem& el : l.vec) {
-        bool found = rkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels, true)) > 0;
+        bool found = rkeys.count(key(el.labels)) > 0;
         if (found == (b.op == Op::kAnd)) {
           el.t = ts;
           out.vec.push_back(std::move(el));
@@ -502,14 +496,14 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
       return out;
     }
     if (b.op == Op::kOr) {
-      std::unordered_set<std::string> lkeys;
+      std::unordered_set<const model::Labels*> lkeys;
       for (Elem& el : l.vec) {
-        lkeys.insert(MatchKey(el.labels, vm.on, vm.matching_labels, true));
+        lkeys.insert(key(el.labels));
         el.t = ts;
         out.vec.push_back(std::move(el));
       }
       for (Elem& el : r.vec) {
-        if (lkeys.count(MatchKey(el.labels, vm.on, vm.matching_labels, true)) == 0) {
+        if (lkeys.count(key(el.labels)) == 0) {
           el.t = ts;
           out.vec.push_back(std::move(el));
         }
@@ -537,7 +531,7 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
       keep = true;
     }
     if (!keep) continue;
-    Elem o{drop ? DropMetricName(el.labels) : std::move(el.labels), v, ts};
+    Elem o{drop ? DropMetricName(el.labels) : el.labels, v, ts};
     out.vec.push_back(std::move(o));
   }
   RETURN_IF_ERROR(CheckUniqueLabels(out.vec));
@@ -552,21 +546,12 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
   const Vector& rhs = swapped ? lhs_in : rhs_in;
   Vector out;
   // The "one" side, by match key.
-  std::unordered_map<std::string, const Elem*> one;
+  std::unordered_map<const model::Labels*, const Elem*> one;
   for (const Elem& el : rhs) {
-    std::string key = MatchKey(el.labels, vm.on, vm.matching_labels);
+    const model::Labels* key = Signature(b, el.labels, false);
     auto [it, inserted] = one.emplace(key, &el);
     if (!inserted) {
-      model::Labels group = vm.on ? KeepOnly(el.labels, vm.matching_labels)
-                                  : DropMetricName(el.labels);
-      if (!vm.on) {
-        std::vector<model::Label> keep;
-        for (const auto& lab : group) {
-          if (!Contains(vm.matching_labels, lab.name)) keep.push_back(lab);
-        }
-        group = model::Labels(std::move(keep));
-      }
-      std::string a = it->second->labels.ToString(), c = el.labels.ToString();
+      const model::Labels& group = *key;
       auto brace = [](const model::Labels& l) {
         std::string s = "{";
         bool first = true;
@@ -581,15 +566,15 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
           "found duplicate series for the match group {} on the {} hand-side of the "
           "operation: [{}, {}];many-to-many matching not allowed: matching labels must be "
           "unique on one side",
-          brace(group), swapped ? "left" : "right", brace(it->second->labels),
-          brace(el.labels)));
+          brace(group), swapped ? "left" : "right", brace(*it->second->labels),
+          brace(*el.labels)));
     }
   }
-  std::unordered_set<std::string> matched;   // one-to-one: lhs keys seen
-  std::unordered_set<std::string> inserted;  // grouped: result label sets seen
+  std::unordered_set<const model::Labels*> matched;   // one-to-one: lhs keys seen
+  std::unordered_set<const model::Labels*> inserted;  // grouped: result label sets seen
   bool drop = DropsMetricName(b.op) || b.return_bool;
   for (const Elem& ls : lhs) {
-    std::string key = MatchKey(ls.labels, vm.on, vm.matching_labels);
+    const model::Labels* key = Signature(b, ls.labels, false);
     auto it = one.find(key);
     if (it == one.end()) continue;
     const Elem& rs = *it->second;
@@ -611,8 +596,16 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
       }
     }
     if (!keep) continue;
-    // The result's labels, from the "many" side.
-    model::LabelsBuilder lb(ls.labels);
+    // The result's labels, from the "many" side; they depend on the "one" side only
+    // through group_x's included labels.
+    const model::Labels* metric = nullptr;
+    auto& memo = Memo(&b, 2);
+    if (vm.include.empty()) {
+      auto m = memo.find(ls.labels);
+      if (m != memo.end()) metric = m->second;
+    }
+    if (metric == nullptr) {
+    model::LabelsBuilder lb(*ls.labels);
     if (drop) {
       lb.Del(model::kMetricName);
       lb.Del(kTypeLabel);
@@ -620,24 +613,36 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
     }
     if (vm.card == Cardinality::kOneToOne) {
       if (vm.on) {
-        for (const auto& lab : ls.labels) {
+        for (const auto& lab : *ls.labels) {
           if (!Contains(vm.matching_labels, lab.name)) lb.Del(lab.name);
         }
       } else {
         for (const auto& n : vm.matching_labels) lb.Del(n);
       }
     }
-    for (const auto& n : vm.include) lb.Set(n, rs.labels.Get(n));
-    model::Labels metric = lb.Build();
+    for (const auto& n : vm.include) lb.Set(n, rs.labels->Get(n));
+    metric = Intern(lb.Build());
+    if (vm.include.empty()) memo[ls.labels] = metric;
+    }
     if (vm.card != Cardinality::kOneToOne) {
-      if (!inserted.insert(LabelsKey(metric)).second) {
+      if (!inserted.insert(metric).second) {
         return absl::InvalidArgumentError(
             "multiple matches for labels: grouping labels must ensure unique matches");
       }
     }
-    out.push_back({std::move(metric), v, ts});
+    out.push_back({metric, v, ts});
   }
   return out;
+}
+
+const model::Labels* Evaluator::Signature(const BinaryExpr& b, const model::Labels* l,
+                                          bool set_op) {
+  auto& memo = Memo(&b, set_op ? 1 : 0);
+  auto [it, inserted] = memo.emplace(l, nullptr);
+  if (inserted) {
+    it->second = Intern(MatchLabels(*l, b.matching->on, b.matching->matching_labels, set_op));
+  }
+  return it->second;
 }
 
 // ---- aggregations ----
@@ -663,7 +668,7 @@ double Quantile(double q, std::vector<double>& values) {
 }
 
 struct Group {
-  model::Labels labels;
+  const model::Labels* labels;
   double value = 0;     // sum / min / max / stdvar aux
   double kahan_c = 0;
   double mean = 0;
@@ -713,43 +718,48 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
   }
 
   std::vector<Group> groups;
-  std::unordered_map<std::string, size_t> index;
+  std::unordered_map<const model::Labels*, size_t> index;
+  auto& group_memo = Memo(&a);
   for (const Elem& el : in.vec) {
-    std::string key;
-    for (const auto& lab : el.labels) {
-      bool listed = Contains(a.grouping, lab.name);
-      bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
-                                   lab.name != kTypeLabel && lab.name != kUnitLabel)
-                                : listed;
-      if (in_group) AppendKey(&key, lab);
-    }
-    model::Label extra;
+    const model::Labels* key;
     if (a.op == Op::kCountValues) {
-      extra = {value_label, FormatFloat(el.v)};
+      // The value is part of the group: no memo, it changes from step to step.
+      std::vector<model::Label> ls;
+      for (const auto& lab : *el.labels) {
+        bool listed = Contains(a.grouping, lab.name);
+        bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
+                                     lab.name != kTypeLabel && lab.name != kUnitLabel)
+                                  : listed;
+        if (in_group && lab.name != value_label) ls.push_back(lab);
+      }
       // count_values prints values with strconv's 'f' format, not %v.
+      model::Label extra{value_label, FormatFloat(el.v)};
       if (std::isfinite(el.v)) {
         char buf[400];
         auto r = std::to_chars(buf, buf + sizeof(buf), el.v, std::chars_format::fixed);
         extra.value.assign(buf, r.ptr);
       }
-      AppendKey(&key, {"\xff", extra.value});
+      ls.push_back(std::move(extra));
+      key = Intern(model::Labels(std::move(ls)));
+    } else {
+      auto [m, fresh] = group_memo.emplace(el.labels, nullptr);
+      if (fresh) {
+        std::vector<model::Label> ls;
+        for (const auto& lab : *el.labels) {
+          bool listed = Contains(a.grouping, lab.name);
+          bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
+                                       lab.name != kTypeLabel && lab.name != kUnitLabel)
+                                    : listed;
+          if (in_group) ls.push_back(lab);
+        }
+        m->second = Intern(model::Labels(std::move(ls)));
+      }
+      key = m->second;
     }
     auto [it, inserted] = index.emplace(key, groups.size());
     if (inserted) {
       Group g;
-      std::vector<model::Label> ls;
-      for (const auto& lab : el.labels) {
-        bool listed = Contains(a.grouping, lab.name);
-        bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
-                                     lab.name != kTypeLabel && lab.name != kUnitLabel)
-                                  : listed;
-        if (in_group) ls.push_back(lab);
-      }
-      if (a.op == Op::kCountValues) {
-        std::erase_if(ls, [&](const model::Label& l) { return l.name == value_label; });
-        ls.push_back(extra);
-      }
-      g.labels = model::Labels(std::move(ls));
+      g.labels = key;
       g.value = el.v;
       g.mean = el.v;
       g.count = 1;
@@ -839,7 +849,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       case Op::kLimitRatio: {
         for (const Elem* e : g.elems) {
           // A stable pseudo-random position in [0, 1) per series, from its labels' hash.
-          double pos = static_cast<double>(e->labels.Hash()) / 18446744073709551616.0;
+          double pos = static_cast<double>(e->labels->Hash()) / 18446744073709551616.0;
           bool take = ratio >= 0 ? pos < ratio : pos >= 1 + ratio;
           if (take) out.vec.push_back({e->labels, e->v, ts});
         }
@@ -863,7 +873,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       case Op::kQuantile: v = Quantile(param.scalar, g.values); break;
       default: break;
     }
-    out.vec.push_back({std::move(g.labels), v, ts});
+    out.vec.push_back({g.labels, v, ts});
   }
   return out;
 }

@@ -4,12 +4,21 @@
 // Storage is read once per vector selector: before the first step, a pass over the tree
 // works out the time span each selector needs over the whole query (offsets, `@`, ranges
 // and enclosing subqueries included), and the first evaluation of a selector loads its
-// series over that span into memory. Later steps binary-search those arrays.
+// series over that span into memory. Later steps binary-search those arrays, and range
+// vectors are windows (spans) into them, not copies.
+//
+// Label sets are interned: every label set the evaluator hands around is a pointer to one
+// canonical copy, so equal label sets are equal pointers. Operations that derive labels
+// (dropping the name, grouping, matching) memoize per input pointer, so the work is done
+// once per series and query rather than once per step.
 //
 // Thread-safety: one Evaluator serves one query on one thread.
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <span>
+#include <unordered_set>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -28,36 +37,38 @@ namespace vigil::promql::eval {
 // An instant-vector element. `t` is the evaluation time, except for the output of a
 // vector selector, where it is the sample's own timestamp (timestamp() reports it).
 struct Elem {
-  model::Labels labels;
+  const model::Labels* labels;  // interned
   double v;
   int64_t t;
 };
 using Vector = std::vector<Elem>;
 
 struct RangeSeries {
-  model::Labels labels;
-  std::vector<Point> points;
+  const model::Labels* labels;  // interned
+  std::span<const Point> points;
 };
 using Matrix = std::vector<RangeSeries>;
+
+// A range vector with the window it was taken over, as rate() needs it. The points are
+// windows into loaded series, or into `owned` for subquery results.
+struct RangeArg {
+  Matrix mat;
+  std::vector<std::vector<Point>> owned;
+  int64_t range_start = 0;  // exclusive
+  int64_t range_end = 0;    // inclusive
+  int64_t range_ms = 0;
+};
 
 struct Value {
   ValueType type = ValueType::kNone;
   double scalar = 0;
   std::string str;
   Vector vec;
-  Matrix mat;
-};
-
-// A range vector argument with the window it was taken over, as rate() needs it.
-struct RangeArg {
-  Matrix mat;
-  int64_t range_start = 0;  // exclusive
-  int64_t range_end = 0;    // inclusive
-  int64_t range_ms = 0;
+  RangeArg mat;
 };
 
 // Returns `l` without __name__, __type__ and __unit__.
-model::Labels DropMetricName(const model::Labels& l);
+model::Labels DropMetricNameCopy(const model::Labels& l);
 
 class Evaluator {
  public:
@@ -78,13 +89,24 @@ class Evaluator {
   // Resolves a (possibly expression) duration to milliseconds.
   int64_t DurationMs(const Duration& d) const;
 
+  // The canonical copy of `l`; equal label sets give the same pointer for the query's life.
+  const model::Labels* Intern(model::Labels l);
+  // Interned `l` without __name__, __type__ and __unit__ (memoized).
+  const model::Labels* DropMetricName(const model::Labels* l);
+  // A per-node memo from input labels to derived labels, for label-changing functions,
+  // aggregation grouping and binary matching.
+  std::unordered_map<const model::Labels*, const model::Labels*>& Memo(const void* node,
+                                                                      int slot = 0) {
+    return memos_[{node, slot}];
+  }
+
  private:
   friend class FunctionCaller;
 
   struct LoadedSeries {
-    model::Labels labels;
-    std::vector<int64_t> t;
-    std::vector<double> v;
+    const model::Labels* labels;
+    std::vector<Point> points;  // with stale markers
+    std::vector<Point> fresh;   // without them, for range selectors
   };
   struct Loaded {
     bool done = false;
@@ -102,6 +124,8 @@ class Evaluator {
   absl::StatusOr<Value> EvalBinary(const BinaryExpr& b, int64_t ts);
   absl::StatusOr<Value> EvalAggregate(const AggregateExpr& a, int64_t ts);
   absl::StatusOr<Value> EvalCall(const Call& c, int64_t ts);
+  // The interned labels `l` is matched on in `b` (memoized).
+  const model::Labels* Signature(const BinaryExpr& b, const model::Labels* l, bool set_op);
   absl::StatusOr<Vector> VectorBinop(const BinaryExpr& b, const Vector& lhs,
                                      const Vector& rhs, int64_t ts);
 
@@ -123,6 +147,19 @@ class Evaluator {
   std::unordered_map<const VectorSelector*, std::pair<int64_t, int64_t>> ranges_;
   std::unordered_map<const VectorSelector*, Loaded> cache_;
   std::set<std::string> warnings_, infos_;
+  std::deque<model::Labels> label_store_;
+  std::unordered_map<uint64_t, std::vector<const model::Labels*>> interned_;
+  std::unordered_map<const model::Labels*, const model::Labels*> dropped_;
+  struct MemoKeyHash {
+    size_t operator()(const std::pair<const void*, int>& k) const {
+      return std::hash<const void*>()(k.first) * 31 + static_cast<size_t>(k.second);
+    }
+  };
+  std::unordered_map<std::pair<const void*, int>,
+                     std::unordered_map<const model::Labels*, const model::Labels*>, MemoKeyHash>
+      memos_;
+  // Selectors whose samples are read as ranges (need stale-free arrays).
+  std::unordered_set<const VectorSelector*> range_selectors_;
 };
 
 }  // namespace vigil::promql::eval

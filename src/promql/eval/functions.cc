@@ -6,6 +6,7 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <span>
 #include <unordered_map>
 
 #include "base/status.h"
@@ -58,7 +59,7 @@ model::Labels AbsentLabels(const Expr& arg) {
 
 // Slope and intercept (at `intercept_t`) of the least-squares line through the points,
 // with compensated sums as Prometheus computes them.
-void LinearRegression(const std::vector<Point>& pts, int64_t intercept_t, double* slope,
+void LinearRegression(std::span<const Point> pts, int64_t intercept_t, double* slope,
                       double* intercept) {
   double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
   double init_y = pts[0].v;
@@ -93,7 +94,7 @@ void LinearRegression(const std::vector<Point>& pts, int64_t intercept_t, double
 
 // rate(), increase() and delta(): the change over the window, extrapolated towards the
 // window's edges as Prometheus does. False if there are fewer than two points.
-bool ExtrapolatedRate(const std::vector<Point>& pts, const RangeArg& r, bool counter,
+bool ExtrapolatedRate(std::span<const Point> pts, const RangeArg& r, bool counter,
                       bool is_rate, double* out) {
   if (pts.size() < 2) return false;
   double result = pts.back().v - pts.front().v;
@@ -120,7 +121,7 @@ bool ExtrapolatedRate(const std::vector<Point>& pts, const RangeArg& r, bool cou
   return true;
 }
 
-double AvgOf(const std::vector<Point>& pts) {
+double AvgOf(std::span<const Point> pts) {
   double sum = 0, c = 0, mean = 0, count = 0;
   bool incremental = false;
   for (const Point& p : pts) {
@@ -148,7 +149,7 @@ double AvgOf(const std::vector<Point>& pts) {
   return sum / count + c / count;
 }
 
-double VarianceOf(const std::vector<Point>& pts) {
+double VarianceOf(std::span<const Point> pts) {
   double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
   for (const Point& p : pts) {
     count++;
@@ -385,7 +386,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   }
   if (name == "vector") {
     ASSIGN_OR_RETURN(Value s, Eval(*c.args[0], ts));
-    out.vec.push_back({model::Labels(), s.scalar, ts});
+    out.vec.push_back({Intern(model::Labels()), s.scalar, ts});
     return out;
   }
   if (name == "scalar") {
@@ -409,7 +410,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     }
     ASSIGN_OR_RETURN(RangeArg r, EvalRange(*c.args[matrix_arg], ts));
     if (name == "absent_over_time") {
-      if (r.mat.empty()) out.vec.push_back({AbsentLabels(*c.args[0]), 1, ts});
+      if (r.mat.empty()) out.vec.push_back({Intern(AbsentLabels(*c.args[0])), 1, ts});
       return out;
     }
     if (name == "quantile_over_time" && (scalars[0] < 0 || scalars[0] > 1 || std::isnan(scalars[0]))) {
@@ -429,7 +430,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     bool keep_name = name == "last_over_time" || name == "first_over_time";
     bool counter_fn = name == "rate" || name == "increase";
     for (RangeSeries& s : r.mat) {
-      const std::vector<Point>& p = s.points;
+      std::span<const Point> p = s.points;
       if (p.empty()) continue;
       double v = 0;
       bool have = true;
@@ -509,6 +510,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         v = VarianceOf(p);
       } else if (name == "quantile_over_time" || name == "mad_over_time") {
         std::vector<double> vals;
+        vals.reserve(p.size());
         for (const Point& x : p) vals.push_back(x.v);
         if (name == "quantile_over_time") {
           v = QuantileOf(scalars[0], vals);
@@ -538,7 +540,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         return absl::UnimplementedError(fmt::format("function \"{}\" is not supported", name));
       }
       if (counter_fn) {
-        std::string_view metric = s.labels.MetricName();
+        std::string_view metric = s.labels->MetricName();
         if (!metric.empty() && !EndsWith(metric, "_total") && !EndsWith(metric, "_sum") &&
             !EndsWith(metric, "_count") && !EndsWith(metric, "_bucket")) {
           Info(*c.args[matrix_arg],
@@ -548,7 +550,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         }
       }
       if (!have) continue;
-      out.vec.push_back({keep_name ? std::move(s.labels) : DropMetricName(s.labels), v, ts});
+      out.vec.push_back({keep_name ? s.labels : DropMetricName(s.labels), v, ts});
     }
     return out;
   }
@@ -560,7 +562,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   } else {
     // Date functions default to vector(time()).
     arg.type = ValueType::kVector;
-    arg.vec.push_back({model::Labels(), static_cast<double>(ts) / 1000.0, ts});
+    arg.vec.push_back({Intern(model::Labels()), static_cast<double>(ts) / 1000.0, ts});
   }
   std::vector<Value> rest;
   for (size_t i = 1; i < c.args.size(); ++i) {
@@ -570,7 +572,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   Vector& in = arg.vec;
 
   if (name == "absent") {
-    if (in.empty()) out.vec.push_back({AbsentLabels(*c.args[0]), 1, ts});
+    if (in.empty()) out.vec.push_back({Intern(AbsentLabels(*c.args[0])), 1, ts});
     return out;
   }
   if (name == "sort" || name == "sort_desc") {
@@ -596,10 +598,10 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     for (const Value& v : rest) names.push_back(v.str);
     std::stable_sort(in.begin(), in.end(), [&](const Elem& a, const Elem& b) {
       for (const auto& n : names) {
-        std::string_view x = a.labels.Get(n), y = b.labels.Get(n);
+        std::string_view x = a.labels->Get(n), y = b.labels->Get(n);
         if (x != y) return desc ? NaturalLess(y, x) : NaturalLess(x, y);
       }
-      return desc ? b.labels < a.labels : a.labels < b.labels;
+      return desc ? *b.labels < *a.labels : *a.labels < *b.labels;
     });
     for (Elem& e : in) e.t = ts;
     out.vec = std::move(in);
@@ -625,13 +627,18 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     std::map<std::string, int> names(re.NamedCapturingGroups().begin(),
                                      re.NamedCapturingGroups().end());
     std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+    auto& memo = Memo(&c);
     for (Elem& e : in) {
-      std::string value(e.labels.Get(src));
-      if (re.Match(value, 0, value.size(), RE2::UNANCHORED, groups.data(),
-                   static_cast<int>(groups.size()))) {
-        std::string res = ExpandTemplate(repl, groups, names);
-        e.labels = model::LabelsBuilder(e.labels).Set(dst, res).Build();
+      auto [m, fresh] = memo.emplace(e.labels, e.labels);
+      if (fresh) {
+        std::string value(e.labels->Get(src));
+        if (re.Match(value, 0, value.size(), RE2::UNANCHORED, groups.data(),
+                     static_cast<int>(groups.size()))) {
+          std::string res = ExpandTemplate(repl, groups, names);
+          m->second = Intern(model::LabelsBuilder(*e.labels).Set(dst, res).Build());
+        }
       }
+      e.labels = m->second;
       e.t = ts;
       out.vec.push_back(std::move(e));
     }
@@ -650,13 +657,18 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
             fmt::format("invalid source label name in label_join(): {}", rest[i].str));
       }
     }
+    auto& memo = Memo(&c);
     for (Elem& e : in) {
-      std::string joined;
-      for (size_t i = 2; i < rest.size(); ++i) {
-        if (i > 2) joined += sep;
-        joined += e.labels.Get(rest[i].str);
+      auto [m, fresh] = memo.emplace(e.labels, nullptr);
+      if (fresh) {
+        std::string joined;
+        for (size_t i = 2; i < rest.size(); ++i) {
+          if (i > 2) joined += sep;
+          joined += e.labels->Get(rest[i].str);
+        }
+        m->second = Intern(model::LabelsBuilder(*e.labels).Set(dst, joined).Build());
       }
-      e.labels = model::LabelsBuilder(e.labels).Set(dst, joined).Build();
+      e.labels = m->second;
       e.t = ts;
       out.vec.push_back(std::move(e));
     }
@@ -702,10 +714,11 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     }
     // Buckets are grouped by all labels but `le`; the metric name is part of the group and
     // dropped from the result, so two histograms differing only in name collide.
-    std::vector<std::pair<model::Labels, std::vector<Bucket>>> groups;
-    std::unordered_map<std::string, size_t> index;
+    std::vector<std::pair<const model::Labels*, std::vector<Bucket>>> groups;
+    std::unordered_map<const model::Labels*, size_t> index;
+    auto& memo = Memo(&c);
     for (const Elem& e : hv.vec) {
-      std::string_view le = e.labels.Get("le");
+      std::string_view le = e.labels->Get("le");
       double upper = 0;
       bool ok = !le.empty();
       if (ok) {
@@ -726,14 +739,13 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         Warn(hist_arg,
              fmt::format("bucket label \"le\" is missing or has a malformed value of \"{}\" "
                          "for metric name {}",
-                         le, QuoteString(e.labels.MetricName())));
+                         le, QuoteString(e.labels->MetricName())));
         continue;
       }
-      model::Labels key_labels = model::LabelsBuilder(e.labels).Del("le").Build();
-      std::string key;
-      for (const auto& l : key_labels) key += l.name + "\xff" + l.value + "\xff";
-      auto [it, inserted] = index.emplace(key, groups.size());
-      if (inserted) groups.push_back({std::move(key_labels), {}});
+      auto [m, fresh] = memo.emplace(e.labels, nullptr);
+      if (fresh) m->second = Intern(model::LabelsBuilder(*e.labels).Del("le").Build());
+      auto [it, inserted] = index.emplace(m->second, groups.size());
+      if (inserted) groups.push_back({m->second, {}});
       groups[it->second].second.push_back({upper, e.v});
     }
     for (auto& [labels, buckets] : groups) {
@@ -744,15 +756,15 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
           std::vector<Bucket> copy = buckets;
           double qv = BucketQuantile(qq, copy, &fixed);
           model::Labels l =
-              model::LabelsBuilder(DropMetricName(labels)).Set(q_label, QuantileLabel(qq)).Build();
+              model::LabelsBuilder(*DropMetricName(labels)).Set(q_label, QuantileLabel(qq)).Build();
           if (fixed) {
             Info(hist_arg, fmt::format("input to histogram_quantile needed to be fixed for "
                                        "monotonicity (see "
                                        "https://prometheus.io/docs/prometheus/latest/querying/"
                                        "functions/#histogram_quantile) for metric name {}",
-                                       QuoteString(labels.MetricName())));
+                                       QuoteString(labels->MetricName())));
           }
-          out.vec.push_back({std::move(l), qv, ts});
+          out.vec.push_back({Intern(std::move(l)), qv, ts});
         }
         continue;
       }
@@ -766,7 +778,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
                                      "monotonicity (see "
                                      "https://prometheus.io/docs/prometheus/latest/querying/"
                                      "functions/#histogram_quantile) for metric name {}",
-                                     QuoteString(labels.MetricName())));
+                                     QuoteString(labels->MetricName())));
         }
       }
       out.vec.push_back({DropMetricName(labels), v, ts});
