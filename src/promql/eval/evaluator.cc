@@ -573,38 +573,15 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
   std::unordered_set<const model::Labels*> matched;   // one-to-one: lhs keys seen
   std::unordered_set<const model::Labels*> inserted;  // grouped: result label sets seen
   bool drop = DropsMetricName(b.op) || b.return_bool;
-  for (const Elem& ls : lhs) {
-    const model::Labels* key = Signature(b, ls.labels, false);
-    auto it = one.find(key);
-    if (it == one.end()) continue;
-    const Elem& rs = *it->second;
-    double vl = ls.v, vr = rs.v;
-    if (swapped) std::swap(vl, vr);
-    bool keep;
-    double v = BinopValue(b.op, vl, vr, &keep);
-    if (b.return_bool) {
-      v = keep ? 1 : 0;
-      keep = true;
-    } else if (IsComparisonOp(b.op) && swapped) {
-      v = vr;  // filter keeps the "many" side's value
-    }
-    if (vm.card == Cardinality::kOneToOne) {
-      if (!matched.insert(key).second) {
-        return absl::InvalidArgumentError(
-            "multiple matches for labels: many-to-one matching must be explicit "
-            "(group_left/group_right)");
-      }
-    }
-    if (!keep) continue;
-    // The result's labels, from the "many" side; they depend on the "one" side only
-    // through group_x's included labels.
-    const model::Labels* metric = nullptr;
+  // The result's labels, from the "many" side; they depend on the "one" side only through
+  // group_x's included labels (which stay unset when that side was filled in).
+  auto result_labels = [&](const Elem& ls, const Elem* rs) {
     auto& memo = Memo(&b, 2);
-    if (vm.include.empty()) {
+    bool memoizable = vm.include.empty();
+    if (memoizable) {
       auto m = memo.find(ls.labels);
-      if (m != memo.end()) metric = m->second;
+      if (m != memo.end()) return m->second;
     }
-    if (metric == nullptr) {
     model::LabelsBuilder lb(*ls.labels);
     if (drop) {
       lb.Del(model::kMetricName);
@@ -620,10 +597,21 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
         for (const auto& n : vm.matching_labels) lb.Del(n);
       }
     }
-    for (const auto& n : vm.include) lb.Set(n, rs.labels->Get(n));
-    metric = Intern(lb.Build());
-    if (vm.include.empty()) memo[ls.labels] = metric;
+    for (const auto& n : vm.include) lb.Set(n, rs ? rs->labels->Get(n) : "");
+    const model::Labels* metric = Intern(lb.Build());
+    if (memoizable) memo[ls.labels] = metric;
+    return metric;
+  };
+  // Applies the operator to a pair (in post-swap order) and appends the result.
+  auto emit = [&](double vl, double vr, const model::Labels* metric) -> absl::Status {
+    if (swapped) std::swap(vl, vr);
+    bool keep;
+    double v = BinopValue(b.op, vl, vr, &keep);
+    if (b.return_bool) {
+      v = keep ? 1 : 0;
+      keep = true;
     }
+    if (!keep) return absl::OkStatus();
     if (vm.card != Cardinality::kOneToOne) {
       if (!inserted.insert(metric).second) {
         return absl::InvalidArgumentError(
@@ -631,6 +619,36 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
       }
     }
     out.push_back({metric, v, ts});
+    return absl::OkStatus();
+  };
+  // fill_left / fill_right stand in for a missing sample on that side (after the swap for
+  // group_right, as Prometheus applies them).
+  std::unordered_set<const model::Labels*> one_matched;
+  for (const Elem& ls : lhs) {
+    const model::Labels* key = Signature(b, ls.labels, false);
+    auto it = one.find(key);
+    if (it == one.end()) {
+      if (vm.fill_right) RETURN_IF_ERROR(emit(ls.v, *vm.fill_right, result_labels(ls, nullptr)));
+      continue;
+    }
+    const Elem& rs = *it->second;
+    one_matched.insert(key);
+    if (vm.card == Cardinality::kOneToOne) {
+      if (!matched.insert(key).second) {
+        return absl::InvalidArgumentError(
+            "multiple matches for labels: many-to-one matching must be explicit "
+            "(group_left/group_right)");
+      }
+    }
+    RETURN_IF_ERROR(emit(ls.v, rs.v, result_labels(ls, &rs)));
+  }
+  if (vm.fill_left) {
+    // A "one" side series nobody matched yields one series with its match group's labels.
+    for (const Elem& rs : rhs) {
+      const model::Labels* key = Signature(b, rs.labels, false);
+      if (one_matched.count(key)) continue;
+      RETURN_IF_ERROR(emit(*vm.fill_left, rs.v, key));
+    }
   }
   return out;
 }
