@@ -49,6 +49,7 @@ class Writer(threading.Thread):
                 resp = conn.getresponse()
                 resp.read()
             except (OSError, http.client.HTTPException):
+                conn.close()
                 return
             if resp.status != 204:
                 raise AssertionError(f"unexpected HTTP {resp.status}")

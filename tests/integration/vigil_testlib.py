@@ -82,13 +82,15 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = list(args)
         self.proc = None
+        self._log = None
         self.log_path = os.path.join(os.path.dirname(data_dir.rstrip("/")) or ".",
                                      f"vigil-{self.port}.log")
 
     def start(self, wait=True, timeout=60):
         cmd = [vigil_bin(), "server", f"--storage.tsdb.path={self.data_dir}",
                f"--web.listen-address=127.0.0.1:{self.port}"] + self.args
-        self._log = open(self.log_path, "ab")
+        if self._log is None:
+            self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready(timeout)
@@ -127,8 +129,15 @@ class Server:
     def cleanup(self):
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._tmp is not None:
             self._tmp.cleanup()
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass
 
     def log(self):
         try:
