@@ -374,6 +374,40 @@ TEST_F(DBBlocksTest, FlushHeadPersistsEverythingAndTruncatesTheWal) {
   EXPECT_EQ(db->GetStats().head_series, 0);
 }
 
+TEST_F(DBBlocksTest, OutOfOrderSamplesArePersistedIntoBlocks) {
+  Options o = BlockOpts();
+  o.out_of_order_window_ms = 5000;
+  auto db = MustOpen(o);
+  auto app = db->NewAppender(kDefaultTenant);
+  for (int64_t t = 0; t < 26000; t += 2000) ASSERT_TRUE(app->Append(0, Series("a"), t, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  for (int64_t t = 21000; t < 26000; t += 2000) ASSERT_TRUE(app->Append(0, Series("a"), t, 2).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  SeriesSamples before = ReadDB(*db);
+  ASSERT_EQ(before["a{instance=\"a\"}"].size(), 16u);
+  ASSERT_TRUE(db->FlushHead().ok());
+  EXPECT_EQ(db->GetStats().head_series, 0);
+  EXPECT_EQ(ReadDB(*db), before);
+  // Replay after a restart also restores out-of-order samples logged to the WAL.
+  ASSERT_TRUE(db->Close().ok());
+  db = MustOpen(o);
+  EXPECT_EQ(ReadDB(*db), before);
+}
+
+TEST_F(DBBlocksTest, BackgroundThreadPersistsTheHeadOnItsOwn) {
+  Options o = BlockOpts();
+  o.background_compaction = true;
+  auto db = MustOpen(o);
+  Fill(*db, 0, 26000);
+  SeriesSamples before = ReadDB(*db);
+  for (int i = 0; i < 100 && db->GetStats().blocks == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(db->GetStats().blocks, 1);
+  EXPECT_EQ(ReadDB(*db), before);
+  ASSERT_TRUE(db->Close().ok());
+}
+
 TEST_F(DBBlocksTest, LeftoverTmpIsRemovedAndACorruptBlockIsMovedAside) {
   auto db = MustOpen(BlockOpts());
   Fill(*db, 0, 26000);
