@@ -48,6 +48,7 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
   QueryResult res;
   if (step == 0) {
     ASSIGN_OR_RETURN(eval::Value v, ev.Eval(expr, start));
+    RETURN_IF_ERROR(ev.FinishStep(&v.vec));
     res.type = v.type;
     switch (v.type) {
       case ValueType::kScalar: res.scalar = {start, v.scalar}; break;
@@ -60,7 +61,8 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
         break;
       case ValueType::kMatrix:
         for (const eval::RangeSeries& s : v.mat.mat) {
-          res.matrix.push_back({*s.labels, std::vector<Point>(s.points.begin(), s.points.end())});
+          const model::Labels* l = s.drop_name ? ev.DropMetricName(s.labels) : s.labels;
+          res.matrix.push_back({*l, std::vector<Point>(s.points.begin(), s.points.end())});
         }
         std::sort(res.matrix.begin(), res.matrix.end(),
                   [](const Series& a, const Series& b) { return a.labels < b.labels; });
@@ -72,6 +74,7 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
     std::unordered_map<const model::Labels*, size_t> index;
     for (int64_t t = start; t <= end; t += step) {
       ASSIGN_OR_RETURN(eval::Value v, ev.Eval(expr, t));
+      RETURN_IF_ERROR(ev.FinishStep(&v.vec));
       if (v.type == ValueType::kScalar) {
         if (res.matrix.empty()) res.matrix.emplace_back();
         res.matrix[0].points.push_back({t, v.scalar});

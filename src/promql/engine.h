@@ -41,6 +41,11 @@ struct EngineOptions {
   // Samples a query may hold in memory at once (0 = unlimited).
   int64_t max_samples = 50'000'000;
   int64_t timeout_ms = 2 * 60 * 1000;  // 0 = no limit
+  // Prometheus's experimental "delayed __name__ removal": operations that drop the metric
+  // name only mark the sample, and the name goes at the end of the query, so that
+  // label_replace() and `by (__name__)` still see it. Off by default, as upstream; the
+  // conformance scripts assume it on.
+  bool delayed_name_removal = false;
 };
 
 // One point of a range-query series or a range vector.

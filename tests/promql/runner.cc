@@ -2,12 +2,13 @@
 // shared/conformance/promql/FORMAT.md) against Vigil's engine and reports, per file and in
 // total, how many evals passed, failed and were skipped.
 //
-//   promql_conformance [-v|-vv] [--db] [--parse-only] [--no-cross-check] [--evals EVALS.tsv]
-//                      [--min-pass N] FILE|DIR...
+//   promql_conformance [-v|-vv] [--db] [--parse-only] [--no-cross-check]
+//                      [--no-delayed-name-removal] [--evals EVALS.tsv] [--min-pass N] FILE|DIR...
 //
 // Every passing instant eval is also run as a range query around its time, and the point at
 // that time must agree (FORMAT.md 8.1), unless --no-cross-check. With --db the data is
-// stored in the real storage::DB (on an in-memory filesystem) instead of a plain map.
+// stored in the real storage::DB (on an in-memory filesystem) instead of a plain map. The
+// engine runs with delayed __name__ removal, as the reference runner does (FORMAT.md 6.1).
 // "Skipped" evals are those EVALS.tsv does not mark float_stable (native histograms and
 // features that are experimental upstream). They still run; their outcome is reported
 // separately and never hidden. With --min-pass N the exit status is non-zero when fewer than
@@ -789,6 +790,7 @@ struct Options {
   bool verbose_skipped = false;
   bool cross_check = true;
   bool use_db = false;
+  bool delayed_name_removal = true;
   std::map<std::pair<std::string, int>, bool> float_stable;  // from EVALS.tsv
   bool have_classification = false;
 };
@@ -939,7 +941,9 @@ Counts RunFile(const std::filesystem::path& path, const Options& opts) {
     counts.failed = 1;
     return counts;
   }
-  Engine engine;
+  EngineOptions eo;
+  eo.delayed_name_removal = opts.delayed_name_removal;  // the reference configuration
+  Engine engine(eo);
   std::unique_ptr<Store> store;
   if (opts.use_db) {
     auto db = std::make_unique<DbStore>();
@@ -1023,6 +1027,8 @@ int Main(int argc, char** argv) {
       opts.verbose = true;
     } else if (a == "-vv") {
       opts.verbose = opts.verbose_skipped = true;
+    } else if (a == "--no-delayed-name-removal") {
+      opts.delayed_name_removal = false;
     } else if (a == "--db") {
       opts.use_db = true;
     } else if (a == "--no-cross-check") {

@@ -388,6 +388,7 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
   if (first <= ref - range) first += step;
   std::unordered_map<const model::Labels*, size_t> index;
   std::vector<const model::Labels*> order;
+  std::vector<bool> marked;
   for (int64_t t = first; t <= ref; t += step) {
     ASSIGN_OR_RETURN(Value v, Eval(*sq.expr, t));
     for (const Elem& el : v.vec) {
@@ -395,11 +396,15 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
       if (inserted) {
         out.owned.emplace_back();
         order.push_back(el.labels);
+        marked.push_back(false);
       }
       out.owned[it->second].push_back({t, el.v});
+      if (el.drop_name) marked[it->second] = true;
     }
   }
-  for (size_t i = 0; i < order.size(); ++i) out.mat.push_back({order[i], out.owned[i]});
+  for (size_t i = 0; i < order.size(); ++i) {
+    out.mat.push_back({order[i], out.owned[i], marked[i]});
+  }
   return out;
 }
 
@@ -437,9 +442,7 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
         return v;
       }
       for (Elem& el : v.vec) {
-        el.v = -el.v;
-        el.labels = DropMetricName(el.labels);
-        el.t = ts;
+        el = Derived(el.labels, el.drop_name, -el.v, ts);
       }
       RETURN_IF_ERROR(CheckUniqueLabels(v.vec));
       return v;
@@ -453,6 +456,19 @@ absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
     }
   }
   return absl::InternalError("BUG: unknown node kind");
+}
+
+absl::Status Evaluator::FinishStep(Vector* vec) {
+  if (!opts_.delayed_name_removal) return absl::OkStatus();
+  bool any = false;
+  for (Elem& el : *vec) {
+    if (el.drop_name) {
+      el.labels = DropMetricName(el.labels);
+      el.drop_name = false;
+      any = true;
+    }
+  }
+  return any ? CheckUniqueLabels(*vec) : absl::OkStatus();
 }
 
 absl::Status Evaluator::CheckUniqueLabels(const Vector& vec) {
@@ -531,8 +547,8 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
       keep = true;
     }
     if (!keep) continue;
-    Elem o{drop ? DropMetricName(el.labels) : el.labels, v, ts};
-    out.vec.push_back(std::move(o));
+    out.vec.push_back(drop ? Derived(el.labels, el.drop_name, v, ts)
+                           : Elem{el.labels, v, ts, el.drop_name});
   }
   RETURN_IF_ERROR(CheckUniqueLabels(out.vec));
   return out;
@@ -583,7 +599,7 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
       if (m != memo.end()) return m->second;
     }
     model::LabelsBuilder lb(*ls.labels);
-    if (drop) {
+    if (drop && !opts_.delayed_name_removal) {
       lb.Del(model::kMetricName);
       lb.Del(kTypeLabel);
       lb.Del(kUnitLabel);
@@ -603,7 +619,8 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
     return metric;
   };
   // Applies the operator to a pair (in post-swap order) and appends the result.
-  auto emit = [&](double vl, double vr, const model::Labels* metric) -> absl::Status {
+  auto emit = [&](double vl, double vr, const model::Labels* metric,
+                  bool marked) -> absl::Status {
     if (swapped) std::swap(vl, vr);
     bool keep;
     double v = BinopValue(b.op, vl, vr, &keep);
@@ -618,7 +635,7 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
             "multiple matches for labels: grouping labels must ensure unique matches");
       }
     }
-    out.push_back({metric, v, ts});
+    out.push_back({metric, v, ts, (drop && opts_.delayed_name_removal) || marked});
     return absl::OkStatus();
   };
   // fill_left / fill_right stand in for a missing sample on that side (after the swap for
@@ -628,7 +645,9 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
     const model::Labels* key = Signature(b, ls.labels, false);
     auto it = one.find(key);
     if (it == one.end()) {
-      if (vm.fill_right) RETURN_IF_ERROR(emit(ls.v, *vm.fill_right, result_labels(ls, nullptr)));
+      if (vm.fill_right) {
+        RETURN_IF_ERROR(emit(ls.v, *vm.fill_right, result_labels(ls, nullptr), ls.drop_name));
+      }
       continue;
     }
     const Elem& rs = *it->second;
@@ -640,14 +659,14 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
             "(group_left/group_right)");
       }
     }
-    RETURN_IF_ERROR(emit(ls.v, rs.v, result_labels(ls, &rs)));
+    RETURN_IF_ERROR(emit(ls.v, rs.v, result_labels(ls, &rs), ls.drop_name));
   }
   if (vm.fill_left) {
     // A "one" side series nobody matched yields one series with its match group's labels.
     for (const Elem& rs : rhs) {
       const model::Labels* key = Signature(b, rs.labels, false);
       if (one_matched.count(key)) continue;
-      RETURN_IF_ERROR(emit(*vm.fill_left, rs.v, key));
+      RETURN_IF_ERROR(emit(*vm.fill_left, rs.v, key, false));
     }
   }
   return out;
@@ -694,6 +713,7 @@ struct Group {
   bool incremental_mean = false;
   std::vector<double> values;  // quantile
   std::vector<const Elem*> elems;  // topk / bottomk / limitk
+  bool drop_name = false;  // any member marked (delayed name removal)
 };
 
 }  // namespace
@@ -775,9 +795,11 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       key = m->second;
     }
     auto [it, inserted] = index.emplace(key, groups.size());
+    if (!inserted && el.drop_name) groups[it->second].drop_name = true;
     if (inserted) {
       Group g;
       g.labels = key;
+      g.drop_name = el.drop_name;
       g.value = el.v;
       g.mean = el.v;
       g.count = 1;
@@ -856,12 +878,16 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
         std::stable_sort(g.elems.begin(), g.elems.end(),
                          [&](const Elem* x, const Elem* y) { return better(x->v, y->v); });
         size_t n = std::min<size_t>(g.elems.size(), static_cast<size_t>(k));
-        for (size_t i = 0; i < n; ++i) out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts});
+        for (size_t i = 0; i < n; ++i) {
+          out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts, g.elems[i]->drop_name});
+        }
         continue;
       }
       case Op::kLimitk: {
         size_t n = std::min<size_t>(g.elems.size(), static_cast<size_t>(k));
-        for (size_t i = 0; i < n; ++i) out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts});
+        for (size_t i = 0; i < n; ++i) {
+          out.vec.push_back({g.elems[i]->labels, g.elems[i]->v, ts, g.elems[i]->drop_name});
+        }
         continue;
       }
       case Op::kLimitRatio: {
@@ -869,7 +895,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
           // A stable pseudo-random position in [0, 1) per series, from its labels' hash.
           double pos = static_cast<double>(e->labels->Hash()) / 18446744073709551616.0;
           bool take = ratio >= 0 ? pos < ratio : pos >= 1 + ratio;
-          if (take) out.vec.push_back({e->labels, e->v, ts});
+          if (take) out.vec.push_back({e->labels, e->v, ts, e->drop_name});
         }
         continue;
       }
@@ -891,7 +917,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       case Op::kQuantile: v = Quantile(param.scalar, g.values); break;
       default: break;
     }
-    out.vec.push_back({g.labels, v, ts});
+    out.vec.push_back({g.labels, v, ts, g.drop_name});
   }
   return out;
 }

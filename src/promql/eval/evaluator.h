@@ -40,12 +40,15 @@ struct Elem {
   const model::Labels* labels;  // interned
   double v;
   int64_t t;
+  // With delayed name removal: the name (and __type__/__unit__) goes at the end.
+  bool drop_name = false;
 };
 using Vector = std::vector<Elem>;
 
 struct RangeSeries {
   const model::Labels* labels;  // interned
   std::span<const Point> points;
+  bool drop_name = false;  // from a subquery whose samples were marked
 };
 using Matrix = std::vector<RangeSeries>;
 
@@ -93,6 +96,16 @@ class Evaluator {
   const model::Labels* Intern(model::Labels l);
   // Interned `l` without __name__, __type__ and __unit__ (memoized).
   const model::Labels* DropMetricName(const model::Labels* l);
+  // An element derived from one with `labels` by a name-dropping operation: drops the name
+  // now, or marks it for the end of the query with delayed name removal.
+  Elem Derived(const model::Labels* labels, bool already_marked, double v, int64_t ts) {
+    if (opts_.delayed_name_removal) return {labels, v, ts, true};
+    (void)already_marked;
+    return {DropMetricName(labels), v, ts, false};
+  }
+  // Applies delayed name removal to a finished step's vector and checks that no two
+  // elements collide afterwards.
+  absl::Status FinishStep(Vector* vec);
   // A per-node memo from input labels to derived labels, for label-changing functions,
   // aggregation grouping and binary matching.
   std::unordered_map<const model::Labels*, const model::Labels*>& Memo(const void* node,

@@ -550,7 +550,8 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         }
       }
       if (!have) continue;
-      out.vec.push_back({keep_name ? s.labels : DropMetricName(s.labels), v, ts});
+      out.vec.push_back(keep_name ? Elem{s.labels, v, ts, s.drop_name}
+                                  : Derived(s.labels, s.drop_name, v, ts));
     }
     return out;
   }
@@ -628,16 +629,21 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
                                      re.NamedCapturingGroups().end());
     std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
     auto& memo = Memo(&c);
+    auto& matched = Memo(&c, 1);  // non-null when the regex matched
     for (Elem& e : in) {
       auto [m, fresh] = memo.emplace(e.labels, e.labels);
       if (fresh) {
         std::string value(e.labels->Get(src));
+        matched[e.labels] = nullptr;
         if (re.Match(value, 0, value.size(), RE2::UNANCHORED, groups.data(),
                      static_cast<int>(groups.size()))) {
           std::string res = ExpandTemplate(repl, groups, names);
           m->second = Intern(model::LabelsBuilder(*e.labels).Set(dst, res).Build());
+          matched[e.labels] = m->second;
         }
       }
+      // Writing __name__ explicitly keeps it, even if an earlier operation meant to drop it.
+      if (dst == model::kMetricName && matched[e.labels] != nullptr) e.drop_name = false;
       e.labels = m->second;
       e.t = ts;
       out.vec.push_back(std::move(e));
@@ -668,6 +674,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
         }
         m->second = Intern(model::LabelsBuilder(*e.labels).Set(dst, joined).Build());
       }
+      if (dst == model::kMetricName) e.drop_name = false;
       e.labels = m->second;
       e.t = ts;
       out.vec.push_back(std::move(e));
@@ -678,7 +685,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     bool selector = Unparen(*c.args[0]).kind == NodeKind::kVectorSelector;
     for (Elem& e : in) {
       double t = static_cast<double>(selector ? e.t : ts) / 1000.0;
-      out.vec.push_back({DropMetricName(e.labels), t, ts});
+      out.vec.push_back(Derived(e.labels, e.drop_name, t, ts));
     }
     return out;
   }
@@ -755,8 +762,9 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
           bool fixed = false;
           std::vector<Bucket> copy = buckets;
           double qv = BucketQuantile(qq, copy, &fixed);
-          model::Labels l =
-              model::LabelsBuilder(*DropMetricName(labels)).Set(q_label, QuantileLabel(qq)).Build();
+          const model::Labels* base =
+              opts_.delayed_name_removal ? labels : DropMetricName(labels);
+          model::Labels l = model::LabelsBuilder(*base).Set(q_label, QuantileLabel(qq)).Build();
           if (fixed) {
             Info(hist_arg, fmt::format("input to histogram_quantile needed to be fixed for "
                                        "monotonicity (see "
@@ -764,7 +772,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
                                        "functions/#histogram_quantile) for metric name {}",
                                        QuoteString(labels->MetricName())));
           }
-          out.vec.push_back({Intern(std::move(l)), qv, ts});
+          out.vec.push_back({Intern(std::move(l)), qv, ts, opts_.delayed_name_removal});
         }
         continue;
       }
@@ -781,7 +789,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
                                      QuoteString(labels->MetricName())));
         }
       }
-      out.vec.push_back({DropMetricName(labels), v, ts});
+      out.vec.push_back(Derived(labels, false, v, ts));
     }
     return out;
   }
@@ -843,7 +851,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
     } else {
       return absl::UnimplementedError(fmt::format("function \"{}\" is not supported", name));
     }
-    out.vec.push_back({DropMetricName(e.labels), v, ts});
+    out.vec.push_back(Derived(e.labels, e.drop_name, v, ts));
   }
   return out;
 }
