@@ -112,9 +112,7 @@ absl::Status DBImpl::ReplayWal() {
       case wal::RecordType::kSamples:
         st = wal::DecodeSamples(reader->record(), &samples);
         if (!st.ok()) break;
-        for (const auto& s : samples) {
-          if (!head_->ReplaySample(s.ref, s.t, s.v)) unknown++;
-        }
+        unknown += head_->ReplaySamples(samples);
         n_samples += static_cast<int64_t>(samples.size());
         break;
       case wal::RecordType::kTombstones:
@@ -135,6 +133,7 @@ absl::Status DBImpl::ReplayWal() {
                 reader->segment(), reader->offset(), std::string(st.message()));
     }
   }
+  head_->EndReplay();
   RETURN_IF_ERROR(Annotate(reader->status(), "replay WAL"));
   if (reader->corruption().has_value()) {
     const wal::Corruption& c = *reader->corruption();

@@ -365,41 +365,48 @@ void Head::ReplaySeries(Ref ref, const model::Labels& labels) {
                        /*pin=*/false, &created);
   VIGIL_CHECK(s.ok());
   (*s)->wal_logged.store(true, std::memory_order_release);
-  if (!created && (*s)->ref != ref) {
-    // The same series was logged under two refs (it was dropped by GC and created again
-    // before a checkpoint caught up): route samples of the old ref to the live one.
-    replay_alias_[ref] = (*s)->ref;
-    Ref next = next_ref_.load();
-    while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
-    }
+  // If the same series was logged under two refs (dropped by GC and created again before
+  // a checkpoint caught up), samples of the old ref go to the live series.
+  Ref next = next_ref_.load();
+  while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
   }
+  if (replay_index_.size() <= ref) replay_index_.resize(std::max<size_t>(ref + 1, replay_index_.size() * 2));
+  replay_index_[ref] = *s;
 }
 
-bool Head::ReplaySample(Ref ref, int64_t t, double v) {
-  if (!replay_alias_.empty()) {
-    auto a = replay_alias_.find(ref);
-    if (a != replay_alias_.end()) ref = a->second;
+int64_t Head::ReplaySamples(std::span<const RefSample> samples) {
+  const int64_t min_valid = min_valid_time();
+  int64_t unknown = 0, stored_n = 0, new_chunks = 0;
+  int64_t mint = model::kMaxTime, maxt = model::kMinTime;
+  for (const RefSample& smp : samples) {
+    MemSeries* s = smp.ref < replay_index_.size() ? replay_index_[smp.ref] : nullptr;
+    if (s == nullptr) {
+      unknown++;
+      continue;
+    }
+    if (smp.t < min_valid) continue;  // already persisted in a block
+    Reject reject = Reject::kNone;
+    bool new_chunk = false;
+    bool stored;
+    {
+      std::lock_guard slock(SeriesLock(s->ref));
+      stored = s->Apply(smp.t, smp.v, opts_.out_of_order_window_ms, opts_.chunk_range_ms,
+                        opts_.max_samples_per_chunk, &reject, &new_chunk);
+    }
+    if (new_chunk) new_chunks++;
+    if (stored) {
+      stored_n++;
+      mint = std::min(mint, smp.t);
+      maxt = std::max(maxt, smp.t);
+    }
   }
-  RefStripe& rs = RefStripeFor(ref);
-  std::lock_guard rlock(rs.mu);
-  auto it = rs.by_ref.find(ref);
-  if (it == rs.by_ref.end()) return false;
-  if (t < min_valid_time()) return true;
-  MemSeries& s = *it->second;
-  Reject reject = Reject::kNone;
-  bool new_chunk = false;
-  bool stored;
-  {
-    std::lock_guard slock(SeriesLock(ref));
-    stored = s.Apply(t, v, opts_.out_of_order_window_ms, opts_.chunk_range_ms,
-                     opts_.max_samples_per_chunk, &reject, &new_chunk);
+  if (stored_n > 0) {
+    UpdateTimeBounds(mint);
+    UpdateTimeBounds(maxt);
+    samples_appended_.fetch_add(stored_n, std::memory_order_relaxed);
   }
-  if (new_chunk) num_chunks_.fetch_add(1, std::memory_order_relaxed);
-  if (stored) {
-    UpdateTimeBounds(t);
-    samples_appended_.fetch_add(1, std::memory_order_relaxed);
-  }
-  return true;
+  if (new_chunks > 0) num_chunks_.fetch_add(new_chunks, std::memory_order_relaxed);
+  return unknown;
 }
 
 bool Head::SeriesExists(Ref ref) const {

@@ -127,11 +127,13 @@ class Head {
   int64_t Truncate(int64_t t);
   int64_t min_valid_time() const { return min_valid_time_.load(std::memory_order_acquire); }
 
-  // Replay entry points (no logging, no limits, no order errors reported).
+  // Replay entry points (no logging, no limits, no order errors reported). Single-threaded,
+  // before the head is used; EndReplay frees the replay index.
   void ReplaySeries(Ref ref, const model::Labels& labels);
-  // Returns false if `ref` is unknown.
-  bool ReplaySample(Ref ref, int64_t t, double v);
+  // Applies a batch of samples; returns how many referred to unknown series.
+  int64_t ReplaySamples(std::span<const RefSample> samples);
   void ReplayTombstone(Ref ref, int64_t mint, int64_t maxt);
+  void EndReplay() { std::vector<MemSeries*>().swap(replay_index_); }
   // Refs of live series, for WAL checkpoints (keep the series records of these).
   bool SeriesExists(Ref ref) const;
   Ref last_ref() const { return next_ref_.load() - 1; }
@@ -223,9 +225,11 @@ class Head {
     recode_queue_.insert(recode_queue_.end(), refs.begin(), refs.end());
   }
 
-  // Old ref -> live ref for series logged twice under different refs. Written and read
-  // only by the single replay thread, before the head serves anything.
-  absl::flat_hash_map<Ref, Ref> replay_alias_;
+  // Ref -> series during replay (refs are dense, so a vector beats the striped maps on
+  // the hot loop; a series logged twice under different refs has both slots pointing to
+  // the live one). Written and read only by the single replay thread, before the head
+  // serves anything; cleared by EndReplay.
+  std::vector<MemSeries*> replay_index_;
 };
 
 }  // namespace vigil::storage::head

@@ -340,8 +340,9 @@ TEST(Head, ReplayedSeriesIsFoundAgainByItsLabels) {
   Head h({});
   Labels full{{"__name__", "up"}, {"__tenant__", "default"}, {"instance", "a"}, {"job", "node"}};
   h.ReplaySeries(42, full);
-  EXPECT_TRUE(h.ReplaySample(42, 1000, 1));
-  EXPECT_FALSE(h.ReplaySample(43, 1000, 1));
+  std::vector<RefSample> batch = {{42, 1000, 1}, {43, 1000, 1}};
+  EXPECT_EQ(h.ReplaySamples(batch), 1);  // 43 is unknown
+  h.EndReplay();
   auto app = h.NewAppender(kDefaultTenant);
   auto ref = app->Append(0, Series("up"), 2000, 2);
   ASSERT_TRUE(ref.ok());

@@ -66,7 +66,7 @@ bool MemSeries::Apply(int64_t t, double v, int64_t ooo_window, int64_t chunk_ran
       break;
   }
   bool cut = app == nullptr || chunks.empty() ||
-             chunks.back().chunk->num_samples() >= max_samples ||
+             open_samples >= max_samples ||
              t >= RangeEnd(chunks.back().mint, chunk_range);
   if (cut) {
     if (!chunks.empty()) {
@@ -80,8 +80,10 @@ bool MemSeries::Apply(int64_t t, double v, int64_t ooo_window, int64_t chunk_ran
     VIGIL_CHECK(a.ok());
     app = std::move(a).value();
     chunks.push_back(HeadChunk{t, t, std::move(c)});
+    open_samples = 0;
     *new_chunk = true;
   }
+  open_samples++;
   app->Append(t, v);
   chunks.back().maxt = t;
   last_t = t;

@@ -69,6 +69,11 @@ class MemSeries {
   std::atomic<bool> wal_logged{false};
 
   // --- guarded by the series lock ---
+  // Samples in the open chunk, kept here (in what would be padding) so the cut check does
+  // not have to touch the chunk's bytes: on the append path that is a cache miss.
+  uint16_t open_samples = 0;
+
+  // --- guarded by the series lock ---
   std::vector<HeadChunk> chunks;
   std::unique_ptr<chunkenc::Appender> app;  // appends to chunks.back(); null if none open
   int64_t last_t = model::kMinTime;
