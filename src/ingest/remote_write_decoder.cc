@@ -70,15 +70,36 @@ class Reader {
   }
 
   bool ReadTag(uint32_t* field, uint32_t* wire_type) {
-    uint64_t tag = 0;
+    // Tags are 32-bit varints of at most 5 bytes; as in libprotobuf, bits past 32 in the
+    // fifth byte are dropped rather than refused.
     const char* at = p_;
-    if (!ReadVarint(&tag)) return false;
-    // libprotobuf limits tags to 32 bits; field numbers are 1..2^29-1.
-    if (tag > 0xffffffffull) return FailAt(at, "tag overflows 32 bits");
-    *field = static_cast<uint32_t>(tag >> 3);
-    *wire_type = static_cast<uint32_t>(tag & 7);
+    uint32_t tag = 0;
+    for (int i = 0;; ++i) {
+      if (i == 5) return FailAt(at, "tag longer than 5 bytes");
+      if (p_ >= end_) return Fail("truncated varint");
+      const uint8_t b = static_cast<uint8_t>(*p_++);
+      tag |= static_cast<uint32_t>(b & 0x7f) << (7 * i);
+      if (b < 0x80) break;
+    }
+    *field = tag >> 3;
+    *wire_type = tag & 7;
     if (*field == 0) return FailAt(at, "field number 0");
     if (*wire_type > kFixed32) return FailAt(at, fmt::format("invalid wire type {}", *wire_type));
+    return true;
+  }
+
+  // A length prefix: like libprotobuf, at most 5 bytes and below 2^31.
+  bool ReadLength(uint64_t* n) {
+    const char* at = p_;
+    uint64_t v = 0;
+    for (int i = 0;; ++i) {
+      if (i == 5) return FailAt(at, "length varint longer than 5 bytes");
+      if (p_ >= end_) return Fail("truncated varint");
+      const uint8_t b = static_cast<uint8_t>(*p_++);
+      v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+      if (b < 0x80) break;
+    }
+    *n = v;
     return true;
   }
 
@@ -94,7 +115,7 @@ class Reader {
   bool ReadBytes(std::string_view* out) {
     uint64_t n = 0;
     const char* at = p_;
-    if (!ReadVarint(&n)) return false;
+    if (!ReadLength(&n)) return false;
     // libprotobuf refuses lengths that do not fit a signed 32-bit int.
     if (n > 0x7fffffffull) return FailAt(at, fmt::format("length {} too large", n));
     if (n > static_cast<uint64_t>(end_ - p_)) {

@@ -9,8 +9,10 @@
 //   - fields may come in any order and repeat; for a singular field the last one wins;
 //   - unknown fields (any wire type, groups included) are skipped;
 //   - a known field number with an unexpected wire type is skipped as an unknown field;
-//   - truncated varints, lengths past the end, varints over 10 bytes, field number 0 and
-//     wire types 6 and 7 are errors.
+//   - tags are varints of at most 5 bytes (bits past 32 dropped), lengths at most 5 bytes
+//     and below 2^31, other varints at most 10 bytes (bits past 64 dropped);
+//   - truncated varints, lengths past the end, field number 0, wire types 6 and 7 and
+//     unbalanced groups are errors.
 // Unlike libprotobuf it does not check that strings are valid UTF-8: that is done per series
 // by the caller (model::Labels::Validate), so one bad series does not fail a whole batch.
 //

@@ -161,6 +161,16 @@ TEST(DecodeWriteRequest, DropsBitsPast64InATenthVarintByteLikeLibprotobuf) {
   EXPECT_EQ(v.samples[0].t, -1);
 }
 
+// Found by the fuzzer: libprotobuf drops tag bits past 32 instead of refusing them.
+TEST(DecodeWriteRequest, DropsTagBitsPast32LikeLibprotobuf) {
+  const std::string bytes("\x31\x9e\x9f\x12\x0a\xf7\x08\x0a\x03\xdd\xfb\xff\xff\x2f\x09\x00\x10\x0a", 18);
+  WriteRequestView v;
+  prometheus::WriteRequest ref;
+  ASSERT_TRUE(ref.ParseFromString(bytes));
+  EXPECT_TRUE(DecodeWriteRequest(bytes, &v).ok());
+  EXPECT_TRUE(v.series.empty());
+}
+
 TEST(DecodeWriteRequest, LastValueWinsForRepeatedSingularFields) {
   std::string bytes = Len(1, Len(1, Len(1, "a") + Len(2, "1") + Len(1, "b")));
   WriteRequestView v;
@@ -179,7 +189,9 @@ TEST(DecodeWriteRequest, RejectsMalformedInputWithWhereItBroke) {
       {"truncated tag varint", "\x8a", "truncated varint at offset 1"},
       {"truncated length varint", Tag(1, 2) + "\xff", "truncated varint"},
       {"length past the end", Tag(1, 2) + Varint(50) + "abc", "length 50 runs past the end"},
-      {"huge length", Tag(1, 2) + Varint(1ull << 40), "too large"},
+      {"length of 2^31", Tag(1, 2) + Varint(1ull << 31), "too large"},
+      {"length varint over 5 bytes", Tag(1, 2) + Varint(1ull << 40), "longer than 5 bytes"},
+      {"tag varint over 5 bytes", std::string(5, '\x80') + "\x01", "tag longer than 5 bytes"},
       {"varint over 10 bytes", Tag(9, 0) + std::string(10, '\xff') + "\x01",
        "varint longer than 10 bytes"},
       {"wire type 6", Tag(1, 6), "invalid wire type 6"},

@@ -1,0 +1,44 @@
+// DecodedBatch: what a push decoder makes of one request before anything is stored, so
+// the HTTP layer can ask the rate limiter about the whole request first and then write it
+// through one BatchWriter.
+//
+// Thread-safety: plain data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ingest/writer.h"
+
+namespace vigil::ingest {
+
+struct MetricMetadata {
+  std::string metric;  // family name
+  std::string type;    // "counter", "gauge", "histogram", "summary", "unknown", ...
+  std::string help;
+  std::string unit;
+  friend bool operator==(const MetricMetadata&, const MetricMetadata&) = default;
+  friend auto operator<=>(const MetricMetadata&, const MetricMetadata&) = default;
+};
+
+struct DecodedBatch {
+  struct Refusal {
+    std::string reason;
+    int64_t n = 0;
+    std::string why;
+  };
+  std::vector<PendingSample> samples;
+  std::vector<Refusal> refusals;
+  std::vector<MetricMetadata> metadata;
+
+  void Refuse(std::string_view reason, int64_t n, std::string why) {
+    refusals.push_back({std::string(reason), n, std::move(why)});
+  }
+};
+
+// Appends every sample and refusal of `batch` through `w` and returns w->Finish().
+// Consecutive samples with equal labels share the series ref lookup.
+WriteResult WriteBatch(DecodedBatch* batch, BatchWriter* w);
+
+}  // namespace vigil::ingest
