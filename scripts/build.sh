@@ -9,6 +9,10 @@ shift || true
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Paths under the checkout are hashed relative to it, so a fresh clone elsewhere (as CI
+# makes) reuses the cache of an earlier build.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 if [ ! -f "build/$preset/build.ninja" ]; then
   echo "build: configuring preset $preset"
