@@ -204,6 +204,13 @@ class HeadQuerier final : public storage::Querier {
     SymbolId name_id = head_->symbols_.Find(name);
     if (name_id == kNoSymbol) return std::vector<std::string>{};
     absl::flat_hash_set<SymbolId> ids;
+    std::vector<SymbolId> listed;
+    if (matchers.empty() && ListFromIndex(name_id, &listed)) {
+      // The common case (one tenant, no matchers, range covering the head): the index has
+      // the answer without visiting any series.
+      ids.insert(listed.begin(), listed.end());
+      return Strings(ids);
+    }
     ForEachSelected(matchers, [&](const MemSeries& s) {
       for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
         if (s.labels[i] == name_id) ids.insert(s.labels[i + 1]);
@@ -214,15 +221,30 @@ class HeadQuerier final : public storage::Querier {
 
   absl::StatusOr<std::vector<std::string>> LabelNames(const model::Matchers& matchers) override {
     absl::flat_hash_set<SymbolId> ids;
-    ForEachSelected(matchers, [&](const MemSeries& s) {
-      for (size_t i = 0; i + 1 < s.labels.size(); i += 2) ids.insert(s.labels[i]);
-    });
+    std::vector<SymbolId> listed;
+    if (matchers.empty() && ListFromIndex(kNoSymbol, &listed)) {
+      ids.insert(listed.begin(), listed.end());
+    } else {
+      ForEachSelected(matchers, [&](const MemSeries& s) {
+        for (size_t i = 0; i + 1 < s.labels.size(); i += 2) ids.insert(s.labels[i]);
+      });
+    }
     std::vector<std::string> out = Strings(ids);
     out.erase(std::remove(out.begin(), out.end(), kTenantLabel), out.end());
     return out;
   }
 
  private:
+  // Lists values of `name` (names if kNoSymbol) straight from the index when this
+  // querier's tenant owns every head series and its range covers the head's.
+  bool ListFromIndex(SymbolId name, std::vector<SymbolId>* out) const {
+    if (head_->MinTime() < mint_ || head_->MaxTime() > maxt_) return false;
+    SymbolId tn = head_->symbols_.Find(kTenantLabel);
+    SymbolId tv = head_->symbols_.Find(tenant_);
+    if (tn == kNoSymbol || tv == kNoSymbol) return false;
+    return head_->postings_.ListIfAllHave(tn, tv, name, out);
+  }
+
   model::Matchers WithTenant(const model::Matchers& ms) const {
     model::Matchers out = ms;
     out.push_back(model::Matcher::MustMake(model::MatchType::kEqual, kTenantLabel, tenant_));

@@ -60,6 +60,25 @@ size_t MemPostings::NumSeries() const {
   return all_.size();
 }
 
+bool MemPostings::ListIfAllHave(SymbolId pair_name, SymbolId pair_value, SymbolId name,
+                                std::vector<SymbolId>* out) const {
+  std::shared_lock lock(mu_);
+  auto nit = index_.find(pair_name);
+  if (nit == index_.end()) return false;
+  auto vit = nit->second.find(pair_value);
+  if (vit == nit->second.end() || vit->second.size() != all_.size()) return false;
+  out->clear();
+  if (name == kNoSymbol) {
+    for (const auto& [n, values] : index_) out->push_back(n);
+    return true;
+  }
+  auto it = index_.find(name);
+  if (it != index_.end()) {
+    for (const auto& [v, refs] : it->second) out->push_back(v);
+  }
+  return true;
+}
+
 std::vector<SymbolId> MemPostings::Values(SymbolId name) const {
   std::shared_lock lock(mu_);
   std::vector<SymbolId> out;

@@ -41,6 +41,11 @@ class MemPostings {
       if (pred(value)) out->push_back(refs);
     }
   }
+  // If every series carries the pair (pair_name, pair_value), sets `out` to the value ids
+  // of `name` (or to all name ids if `name` is kNoSymbol) and returns true; checked and
+  // collected under one lock, so a series added meanwhile cannot slip in.
+  bool ListIfAllHave(SymbolId pair_name, SymbolId pair_value, SymbolId name,
+                     std::vector<SymbolId>* out) const;
   // Value ids of `name` (unsorted).
   std::vector<SymbolId> Values(SymbolId name) const;
   // Name ids (unsorted).
