@@ -1,6 +1,6 @@
 // Fuzzes the PromQL lexer, parser and printer. Any input may be rejected, but none may
 // crash, and an accepted query must survive Format -> ParseExpr -> Format unchanged
-// (the printer never produces text the parser reads differently).
+// (the printer never produces text the parser reads differently), and so must Prettify.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (twice != once) {
     std::fprintf(stderr, "BUG: printing is not stable:\n  %s\n  %s\n", once.c_str(),
                  twice.c_str());
+    std::abort();
+  }
+  // The prettified form must mean the same.
+  auto pretty = vigil::promql::ParseExpr(vigil::promql::Prettify(**e));
+  if (!pretty.ok() || vigil::promql::Format(**pretty) != once) {
+    std::fprintf(stderr, "BUG: prettified query differs: %s\n", once.c_str());
     std::abort();
   }
   return 0;

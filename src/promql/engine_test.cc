@@ -127,7 +127,7 @@ struct ErrorCase {
 TEST_F(EngineTest, ReportsErrorsWithPrometheusCodesAndWording) {
   const ErrorCase cases[] = {
       {"rate(", false, absl::StatusCode::kInvalidArgument,
-       "1:6: parse error: unexpected end of input in function call args"},
+       "1:6: parse error: unclosed left parenthesis"},
       {"temp[5m]", true, absl::StatusCode::kInvalidArgument,
        "invalid expression type \"range vector\" for range query, must be Scalar or instant "
        "Vector"},

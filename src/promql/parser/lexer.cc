@@ -197,18 +197,65 @@ bool Unquote(std::string_view q, std::string* out, std::string* err) {
 }
 
 std::string DescribeToken(const Token& t) {
+  // Prometheus's wording: keywords as <by>, aggregators as <aggr:sum>, operators as <op:+>,
+  // punctuation quoted, other tokens by kind and (Go-quoted) text.
+  static const char* kKeywords[] = {"by",     "without",  "on",          "ignoring",
+                                    "bool",   "offset",   "group_left",  "group_right",
+                                    "start",  "end",      "step",        "anchored",
+                                    "smoothed"};
+  static const char* kAggregators[] = {"sum",    "avg",     "count",    "min",
+                                       "max",    "group",   "stddev",   "stdvar",
+                                       "topk",   "bottomk", "count_values", "quantile",
+                                       "limitk", "limit_ratio"};
   switch (t.type) {
     case Tok::kEOF: return "end of input";
-    case Tok::kIdentifier: return fmt::format("identifier \"{}\"", t.text);
+    case Tok::kError: return t.value;
+    case Tok::kIdentifier: {
+      std::string lower(t.text);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (const char* k : kKeywords) {
+        if (lower == k) return fmt::format("<{}>", t.text);
+      }
+      for (const char* k : kAggregators) {
+        if (lower == k) return fmt::format("<aggr:{}>", t.text);
+      }
+      if (lower == "and" || lower == "or" || lower == "unless" || lower == "atan2") {
+        return fmt::format("<op:{}>", t.text);
+      }
+      if (t.text.find(':') != std::string_view::npos) {
+        return fmt::format("metric identifier \"{}\"", t.text);
+      }
+      return fmt::format("identifier \"{}\"", t.text);
+    }
     case Tok::kNumber: return fmt::format("number \"{}\"", t.text);
     case Tok::kDuration: return fmt::format("duration \"{}\"", t.text);
-    case Tok::kString: return fmt::format("string {}", t.text);
-    case Tok::kLParen: return "left parenthesis \"(\"";
-    case Tok::kRParen: return "right parenthesis \")\"";
-    case Tok::kLBrace: return "left brace \"{\"";
-    case Tok::kRBrace: return "right brace \"}\"";
-    case Tok::kLBracket: return "left bracket \"[\"";
-    case Tok::kRBracket: return "right bracket \"]\"";
+    case Tok::kString: {
+      // Go's %.10q: at most 10 characters of the raw text, quoted.
+      std::string_view raw = t.text.substr(0, 10);
+      std::string q = "\"";
+      for (char c : raw) {
+        if (c == '"' || c == '\\') q += '\\';
+        q += c;
+      }
+      q += "\"";
+      return "string " + q + (t.text.size() > 10 ? "..." : "");
+    }
+    case Tok::kAdd:
+    case Tok::kSub:
+    case Tok::kMul:
+    case Tok::kDiv:
+    case Tok::kMod:
+    case Tok::kPow:
+    case Tok::kEqlc:
+    case Tok::kNeq:
+    case Tok::kLss:
+    case Tok::kLte:
+    case Tok::kGtr:
+    case Tok::kGte:
+    case Tok::kEqlRegex:
+    case Tok::kNeqRegex:
+    case Tok::kTrimUpper:
+    case Tok::kTrimLower: return fmt::format("<op:{}>", t.text);
     case Tok::kComma: return "\",\"";
     case Tok::kColon: return "\":\"";
     case Tok::kAt: return "\"@\"";
@@ -221,8 +268,13 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
   *failed = false;
   auto fail = [&](size_t pos, std::string msg) {
     err->pos = static_cast<int>(pos);
-    err->message = std::move(msg);
+    err->message = msg;
     *failed = true;
+    Token t;
+    t.type = Tok::kError;
+    t.pos = t.end = static_cast<int>(pos);
+    t.value = std::move(msg);
+    out.push_back(std::move(t));
   };
   auto emit = [&](Tok t, size_t b, size_t e) {
     Token tok;
@@ -234,6 +286,8 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
   };
   size_t i = 0;
   int bracket_depth = 0;
+  int paren_depth = 0;
+  int brace_depth = 0;
   while (i < s.size()) {
     char c = s[i];
     if (IsSpace(c)) {
@@ -271,9 +325,8 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
         }
       }
       if (i < s.size() && (IsAlnum(s[i]) || s[i] == '.')) {
-        size_t e = i;
-        while (e < s.size() && (IsAlnum(s[e]) || s[e] == '.')) ++e;
-        fail(b, fmt::format("bad number or duration syntax: \"{}\"", s.substr(b, e - b)));
+        // Quote what was read before the offending character, as Prometheus does.
+        fail(b, fmt::format("bad number or duration syntax: \"{}\"", s.substr(b, i - b)));
         return out;
       }
       emit(Tok::kNumber, b, i);
@@ -310,10 +363,26 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
     Tok t;
     size_t len = 1;
     switch (c) {
-      case '(': t = Tok::kLParen; break;
-      case ')': t = Tok::kRParen; break;
-      case '{': t = Tok::kLBrace; break;
-      case '}': t = Tok::kRBrace; break;
+      case '(':
+        t = Tok::kLParen;
+        ++paren_depth;
+        break;
+      case ')':
+        if (paren_depth == 0) {
+          fail(b + 1, "unexpected right parenthesis ')'");
+          return out;
+        }
+        t = Tok::kRParen;
+        --paren_depth;
+        break;
+      case '{':
+        t = Tok::kLBrace;
+        ++brace_depth;
+        break;
+      case '}':
+        t = Tok::kRBrace;
+        if (brace_depth > 0) --brace_depth;
+        break;
       case '[':
         t = Tok::kLBracket;
         ++bracket_depth;
@@ -390,6 +459,19 @@ std::vector<Token> Lex(std::string_view s, LexError* err, bool* failed) {
     }
     emit(t, b, b + len);
     i = b + len;
+  }
+  // Unbalanced openers are reported where the input ends.
+  if (brace_depth > 0) {
+    fail(s.size(), "unexpected end of input inside braces");
+    return out;
+  }
+  if (bracket_depth > 0) {
+    fail(s.size(), "unclosed left bracket");
+    return out;
+  }
+  if (paren_depth > 0) {
+    fail(s.size(), "unclosed left parenthesis");
+    return out;
   }
   emit(Tok::kEOF, s.size(), s.size());
   return out;

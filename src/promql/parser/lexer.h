@@ -18,6 +18,7 @@ namespace vigil::promql::parser {
 
 enum class Tok {
   kEOF,
+  kError,       // a lexing error; Token::value holds the message. Always the last token.
   kIdentifier,  // foo, sum, by, offset, inf, foo:bar (keywords are identifiers here)
   kNumber,      // 1, 1.5, .5e3, 0x1f
   kDuration,    // 5m, 1h30m, 100ms
@@ -50,7 +51,8 @@ struct LexError {
 };
 
 // Tokenizes the whole input; the last token is kEOF. On error, fills *err and returns the
-// tokens read so far.
+// tokens read so far followed by a kError token, so that a parser can report the error only
+// when it reaches it (as Prometheus's on-demand lexer does).
 std::vector<Token> Lex(std::string_view input, LexError* err, bool* failed);
 
 // Describes a token for an "unexpected ..." message: `identifier "foo"`, `number "1"`,

@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "promql/parser.h"
 #include "promql/parser/lexer.h"
+#include "re2/re2.h"
 
 namespace vigil::promql {
 
@@ -192,25 +193,58 @@ bool ParseNumber(std::string_view s, double* out) {
   return end != nullptr && *end == 0;
 }
 
+// The message Go's regexp package gives for a pattern RE2 rejects (PromQL regexes are Go's),
+// as Prometheus reports it: "error parsing regexp: missing closing ): `^(?:()$`".
+std::string RegexError(const std::string& pattern) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  std::string anchored = "^(?:" + pattern + ")$";
+  RE2 re(anchored, opts);
+  const char* what = "invalid regular expression";
+  switch (re.error_code()) {
+    case RE2::ErrorMissingParen: what = "missing closing )"; break;
+    case RE2::ErrorUnexpectedParen: what = "unexpected )"; break;
+    case RE2::ErrorMissingBracket: what = "missing closing ]"; break;
+    case RE2::ErrorBadEscape: what = "invalid escape sequence"; break;
+    case RE2::ErrorRepeatArgument: what = "missing argument to repetition operator"; break;
+    case RE2::ErrorRepeatSize: what = "invalid repeat count"; break;
+    case RE2::ErrorRepeatOp: what = "invalid nested repetition operator"; break;
+    case RE2::ErrorBadCharRange: what = "invalid character class range"; break;
+    case RE2::ErrorBadCharClass: what = "invalid character class"; break;
+    case RE2::ErrorBadPerlOp: what = "invalid or unsupported Perl syntax"; break;
+    case RE2::ErrorBadUTF8: what = "invalid UTF-8"; break;
+    case RE2::ErrorBadNamedCapture: what = "invalid named capture"; break;
+    case RE2::ErrorTrailingBackslash: what = "trailing backslash at end of expression"; break;
+    default: break;
+  }
+  // Go quotes the offending part; for an unbalanced parenthesis that is the whole pattern.
+  std::string arg = re.error_code() == RE2::ErrorMissingParen ? anchored : re.error_arg();
+  return fmt::format("error parsing regexp: {}: `{}`", what, arg);
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view input) : input_(input) {}
 
   absl::StatusOr<ExprPtr> ParseTop() {
-    if (!Init()) return error_;
+    if (!Init()) return Error();
+    if (Peek().type == Tok::kEOF) {
+      Fail(0, "no expression found in input");
+      return Error();
+    }
     ExprPtr e = ParseExpr(0);
     if (!failed_ && Peek().type != Tok::kEOF) {
       Unexpected(Peek(), "");
     }
-    if (failed_) return error_;
+    if (!errors_.empty() || !type_error_.empty()) return Error();
     return e;
   }
 
   absl::StatusOr<model::Matchers> ParseSelectorOnly() {
-    if (!Init()) return error_;
+    if (!Init()) return Error();
     ExprPtr e = ParseExpr(0);
     if (!failed_ && Peek().type != Tok::kEOF) Unexpected(Peek(), "");
-    if (failed_) return error_;
+    if (!errors_.empty() || !type_error_.empty()) return Error();
     if (e->kind != NodeKind::kVectorSelector) {
       return absl::InvalidArgumentError(
           fmt::format("1:1: parse error: expected type instant vector selector, got {}",
@@ -223,32 +257,54 @@ class Parser {
   bool Init() {
     parser::LexError lerr;
     bool lfailed = false;
+    // A lexing error becomes a kError token, reported when the parser reaches it.
     toks_ = parser::Lex(input_, &lerr, &lfailed);
-    if (lfailed) {
-      Fail(lerr.pos, lerr.message);
-      return false;
-    }
     return true;
   }
 
-  const Token& Peek(size_t k = 0) const {
+  // The token k ahead. Looking at a lexing error reports it (the first error wins).
+  const Token& Peek(size_t k = 0) {
     size_t i = std::min(pos_ + k, toks_.size() - 1);
+    if (toks_[i].type == Tok::kError) Fail(toks_[i].pos, toks_[i].value);
     return toks_[i];
   }
   const Token& Next() {
-    const Token& t = toks_[std::min(pos_, toks_.size() - 1)];
+    const Token& t = Peek();
     if (pos_ < toks_.size() - 1) ++pos_;
     return t;
   }
-  bool PeekIdent(std::string_view lower_word, size_t k = 0) const {
+  bool PeekIdent(std::string_view lower_word, size_t k = 0) {
     const Token& t = Peek(k);
     return t.type == Tok::kIdentifier && Lower(t.text) == lower_word;
   }
 
-  // Records the first error only; later ones are consequences of it.
+  // Errors come in three kinds, as in Prometheus. A syntax error (Fail) stops the parse. A
+  // grammar error (Grammar: unknown function, misplaced modifier, bad regex) is recorded
+  // and parsing goes on, so a later syntax error is reported too. A type error (TypeError)
+  // counts only if the parse found nothing else, as Prometheus type-checks only a tree
+  // that parsed cleanly. Several errors are reported one per line.
   void Fail(int pos, std::string_view msg) {
     if (failed_) return;
     failed_ = true;
+    errors_.push_back(Located(pos, msg));
+  }
+  void Grammar(int pos, std::string_view msg) {
+    if (failed_) return;
+    errors_.push_back(Located(pos, msg));
+  }
+  void TypeError(int pos, std::string_view msg) {
+    if (type_error_.empty()) type_error_ = Located(pos, msg);
+  }
+  absl::Status Error() const {
+    if (errors_.empty()) return absl::InvalidArgumentError(type_error_);
+    std::string all;
+    for (const auto& e : errors_) {
+      if (!all.empty()) all += "\n";
+      all += e;
+    }
+    return absl::InvalidArgumentError(all);
+  }
+  std::string Located(int pos, std::string_view msg) const {
     int line = 1, col = 1;
     for (int i = 0; i < pos && i < static_cast<int>(input_.size()); ++i) {
       if (input_[i] == '\n') {
@@ -258,7 +314,7 @@ class Parser {
         ++col;
       }
     }
-    error_ = absl::InvalidArgumentError(fmt::format("{}:{}: parse error: {}", line, col, msg));
+    return fmt::format("{}:{}: parse error: {}", line, col, msg);
   }
   std::nullptr_t Unexpected(const Token& t, std::string_view context) {
     std::string msg = "unexpected " + parser::DescribeToken(t);
@@ -340,10 +396,9 @@ class Parser {
 
   bool ParseBinaryModifiers(BinaryExpr* bin, const Token& op_tok) {
     if (PeekIdent("bool")) {
-      const Token& t = Next();
+      Next();
       if (!IsComparisonOp(bin->op)) {
-        Fail(t.pos, "bool modifier can only be used on comparison operators");
-        return false;
+        Grammar(op_tok.pos, "bool modifier can only be used on comparison operators");
       }
       bin->return_bool = true;
     }
@@ -359,8 +414,8 @@ class Parser {
         const Token& g = Next();
         bool left = Lower(g.text) == "group_left";
         if (IsSetOp(bin->op)) {
-          Fail(g.pos, fmt::format("no grouping allowed for \"{}\" operation", OpName(bin->op)));
-          return false;
+          Grammar(bin->pos.start,
+                  fmt::format("no grouping allowed for \"{}\" operation", OpName(bin->op)));
         }
         vm.card = left ? Cardinality::kManyToOne : Cardinality::kOneToMany;
         if (Peek().type == Tok::kLParen) {
@@ -398,35 +453,33 @@ class Parser {
     ValueType lt = bin->lhs->Type(), rt = bin->rhs->Type();
     auto ok_type = [](ValueType t) { return t == ValueType::kScalar || t == ValueType::kVector; };
     if (!ok_type(lt) || !ok_type(rt)) {
-      Fail(bin->pos.start, "binary expression must contain only scalar and instant vector types");
-      return false;
+      TypeError(bin->pos.start,
+                "binary expression must contain only scalar and instant vector types");
+      bin->matching.reset();
+      return true;
     }
     bool both_vectors = lt == ValueType::kVector && rt == ValueType::kVector;
     VectorMatching& vm = *bin->matching;
     bool modifiers = vm.on || !vm.matching_labels.empty() || !vm.include.empty() ||
                      vm.card == Cardinality::kManyToOne || vm.card == Cardinality::kOneToMany;
     if (!both_vectors && modifiers) {
-      Fail(bin->pos.start, "vector matching only allowed between instant vectors");
-      return false;
+      TypeError(bin->pos.start, "vector matching only allowed between instant vectors");
     }
     if (!both_vectors && IsSetOp(bin->op)) {
-      Fail(bin->pos.start,
-           fmt::format("set operator \"{}\" not allowed in binary scalar expression",
-                       OpName(bin->op)));
-      return false;
+      TypeError(bin->pos.start,
+                fmt::format("set operator \"{}\" not allowed in binary scalar expression",
+                            OpName(bin->op)));
     }
     if (lt == ValueType::kScalar && rt == ValueType::kScalar && IsComparisonOp(bin->op) &&
         !bin->return_bool) {
-      Fail(op_tok.pos, "comparisons between scalars must use BOOL modifier");
-      return false;
+      TypeError(op_tok.pos, "comparisons between scalars must use BOOL modifier");
     }
     if (vm.on) {
       for (const auto& l : vm.include) {
         for (const auto& m : vm.matching_labels) {
           if (l == m) {
-            Fail(bin->pos.start,
-                 fmt::format("label \"{}\" must not occur in ON and GROUP clause at once", l));
-            return false;
+            Grammar(op_tok.pos,
+                    fmt::format("label \"{}\" must not occur in ON and GROUP clause at once", l));
           }
         }
       }
@@ -446,10 +499,9 @@ class Parser {
       }
       ValueType ty = operand->Type();
       if (ty != ValueType::kScalar && ty != ValueType::kVector) {
-        Fail(t.pos, fmt::format("unary expression only allowed on expressions of type scalar "
-                                "or instant vector, got \"{}\"",
-                                ValueTypeName(ty)));
-        return nullptr;
+        TypeError(t.pos, fmt::format("unary expression only allowed on expressions of type "
+                                     "scalar or instant vector, got \"{}\"",
+                                     ValueTypeName(ty)));
       }
       if (operand->kind == NodeKind::kNumberLiteral) {
         // Prometheus folds the sign into a number literal.
@@ -543,46 +595,47 @@ class Parser {
   ExprPtr ParseCall() {
     const Token& name = Next();
     const Function* f = LookupFunction(name.text);
-    if (f == nullptr) {
-      Fail(name.pos, fmt::format("unknown function with name \"{}\"", name.text));
-      return nullptr;
-    }
     Next();  // (
     auto call = Node<Call>(name.pos, 0);
     call->func = f;
     if (Peek().type != Tok::kRParen) {
       while (true) {
-        relax_empty_selector_ = f->name == "info" && call->args.size() == 1;
-        if (Peek().type == Tok::kEOF) return Unexpected(Peek(), "function call args");
+        relax_empty_selector_ = f && f->name == "info" && call->args.size() == 1;
+        if (Peek().type == Tok::kEOF) return Unexpected(Peek(), "");
         ExprPtr arg = ParseExpr(0);
         relax_empty_selector_ = false;
         if (!arg) {
-          if (!failed_) Unexpected(Peek(), "function call args");
+          if (!failed_) Unexpected(Peek(), "");
           return nullptr;
         }
         call->args.push_back(std::move(arg));
         if (Peek().type == Tok::kComma) {
           const Token& c = Next();
           if (Peek().type == Tok::kRParen) {
-            Fail(c.pos, "trailing commas not allowed in function call args");
-            return nullptr;
+            Grammar(c.pos, "trailing commas not allowed in function call args");
+            break;
           }
           continue;
         }
         break;
       }
     }
-    if (Peek().type != Tok::kRParen) return Unexpected(Peek(), "function call args");
+    if (Peek().type != Tok::kRParen) return Unexpected(Peek(), "");
     call->pos.end = Next().end;
-    if (!CheckCall(call.get())) return nullptr;
+    // Checked once the call is complete, as Prometheus does when it reduces the rule.
+    if (f == nullptr) {
+      Grammar(name.pos, fmt::format("unknown function with name \"{}\"", name.text));
+      return call;
+    }
+    CheckCall(call.get());
     return call;
   }
 
   bool ExpectType(const Expr& e, ValueType want, std::string_view context) {
     ValueType got = e.Type();
     if (got != want) {
-      Fail(e.pos.start, fmt::format("expected type {} in {}, got {}", ValueTypeName(want),
-                                    context, ValueTypeName(got)));
+      TypeError(e.pos.start, fmt::format("expected type {} in {}, got {}", ValueTypeName(want),
+                                         context, ValueTypeName(got)));
       return false;
     }
     return true;
@@ -594,20 +647,20 @@ class Parser {
     int got = static_cast<int>(call->args.size());
     if (f.variadic == 0) {
       if (nargs != got) {
-        Fail(call->pos.start, fmt::format("expected {} argument(s) in call to \"{}\", got {}",
+        TypeError(call->pos.start, fmt::format("expected {} argument(s) in call to \"{}\", got {}",
                                           nargs, f.name, got));
         return false;
       }
     } else {
       int min = nargs - 1;
       if (min > got) {
-        Fail(call->pos.start,
+        TypeError(call->pos.start,
              fmt::format("expected at least {} argument(s) in call to \"{}\", got {}", min,
                          f.name, got));
         return false;
       }
       if (f.variadic > 0 && min + f.variadic < got) {
-        Fail(call->pos.start,
+        TypeError(call->pos.start,
              fmt::format("expected at most {} argument(s) in call to \"{}\", got {}",
                          min + f.variadic, f.name, got));
         return false;
@@ -662,7 +715,8 @@ class Parser {
     }
     size_t want = AggregateTakesParam(op) ? 2 : 1;
     if (args.size() != want) {
-      Fail(lparen.pos, fmt::format("wrong number of arguments for aggregate expression "
+      (void)lparen;
+      Fail(name.pos, fmt::format("wrong number of arguments for aggregate expression "
                                    "provided, expected {}, got {}",
                                    want, args.size()));
       return nullptr;
@@ -671,18 +725,18 @@ class Parser {
       agg->param = std::move(args[0]);
       agg->expr = std::move(args[1]);
       ValueType pt = op == Op::kCountValues ? ValueType::kString : ValueType::kScalar;
-      if (!ExpectType(*agg->param, pt, "aggregation parameter")) return nullptr;
+      ExpectType(*agg->param, pt, "aggregation parameter");
     } else {
       agg->expr = std::move(args[0]);
     }
-    if (!ExpectType(*agg->expr, ValueType::kVector, "aggregation expression")) return nullptr;
+    ExpectType(*agg->expr, ValueType::kVector, "aggregation expression");
     return agg;
   }
 
   // ( a, b, "c.d", ) — label names; keywords are fine as names.
   bool ParseLabelList(std::vector<std::string>* out, std::string_view context) {
     if (Peek().type != Tok::kLParen) {
-      Unexpected(Peek(), context);
+      Unexpected(Peek(), std::string(context) + ", expected \"(\"");
       return false;
     }
     Next();
@@ -729,8 +783,8 @@ class Parser {
           // A lone quoted string is the metric name (Prometheus 3 UTF-8 names).
           if (Peek().type == Tok::kComma || Peek().type == Tok::kRBrace) {
             if (!vs->name.empty()) {
-              Fail(lname.pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
-                                          vs->name, label));
+              Fail(start, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
+                                      vs->name, label));
               return nullptr;
             }
             vs->name = label;
@@ -748,7 +802,7 @@ class Parser {
           case Tok::kEqlRegex: mt = model::MatchType::kRegexMatch; break;
           case Tok::kNeqRegex: mt = model::MatchType::kRegexNoMatch; break;
           default:
-            return Unexpected(opt, "label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\"");
+            return Unexpected(opt, "label matching, expected label matching operator");
         }
         const Token& val = Next();
         if (val.type != Tok::kString) {
@@ -756,12 +810,12 @@ class Parser {
         }
         auto m = model::Matcher::Make(mt, label, val.value);
         if (!m.ok()) {
-          Fail(val.pos, std::string(m.status().message()));
-          return nullptr;
+          Grammar(lname.pos, RegexError(val.value));
+          m = model::Matcher::Make(model::MatchType::kEqual, label, val.value);
         }
         if (label == model::kMetricName && !vs->name.empty() && !name.empty()) {
-          Fail(lname.pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
-                                      vs->name, val.value));
+          Fail(start, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
+                                  vs->name, val.value));
           return nullptr;
         }
         matchers.emplace_back(lname.pos, *std::move(m));
@@ -781,8 +835,7 @@ class Parser {
     bool non_empty = false;
     for (const auto& m : vs->matchers) non_empty |= !m.MatchesEmpty();
     if (!non_empty && !relax_empty_selector_) {
-      Fail(vs->pos.start, "vector selector must contain at least one non-empty matcher");
-      return nullptr;
+      TypeError(vs->pos.start, "vector selector must contain at least one non-empty matcher");
     }
     return vs;
   }
@@ -828,9 +881,10 @@ class Parser {
       if (Peek().type != Tok::kRBracket) return Unexpected(Peek(), "subquery selector");
       sq->pos.end = Next().end;
       if (e->Type() != ValueType::kVector) {
-        Fail(e->pos.start, fmt::format("subquery is only allowed on instant vector, got {}",
-                                       ValueTypeName(e->Type())));
-        return nullptr;
+        TypeError(e->pos.start,
+                  fmt::format("subquery is only allowed on instant vector, got {} instead",
+                              e->Type() == ValueType::kMatrix ? "matrix"
+                                                               : ValueTypeName(e->Type())));
       }
       sq->range = std::move(range);
       sq->expr = std::move(e);
@@ -885,14 +939,15 @@ class Parser {
     const Token& kw = Next();
     ModTarget tgt = TargetOf(e.get());
     if (!tgt.offset) {
-      Fail(kw.pos, "offset modifier must be preceded by an instant vector selector or range "
-                   "vector selector or a subquery");
+      Fail(e->pos.start, "offset modifier must be preceded by an instant vector selector or "
+                         "range vector selector or a subquery");
       return nullptr;
     }
     if (tgt.offset->set) {
-      Fail(kw.pos, "offset may not be set multiple times");
+      Fail(e->pos.start, "offset may not be set multiple times");
       return nullptr;
     }
+    (void)kw;
     // `offset` takes one signed atom; `x offset 1m + 1` adds 1 to the selector.
     const Token& first = Peek();
     ExprPtr atom;
@@ -901,7 +956,7 @@ class Parser {
       neg = first.type == Tok::kSub;
       Next();
     }
-    atom = ParseDurationAtom("offset");
+    atom = ParseDurationAtom("offset, expected duration");
     if (!atom) return nullptr;
     if (neg) {
       auto u = Node<UnaryExpr>(first.pos, atom->pos.end);
@@ -918,14 +973,15 @@ class Parser {
     const Token& at = Next();
     ModTarget tgt = TargetOf(e.get());
     if (!tgt.at) {
-      Fail(at.pos, "@ modifier must be preceded by an instant vector selector or range vector "
-                   "selector or a subquery");
+      Fail(e->pos.start, "@ modifier must be preceded by an instant vector selector or range "
+                         "vector selector or a subquery");
       return nullptr;
     }
     if (tgt.at->has_value() || *tgt.preproc != AtPreproc::kNone) {
-      Fail(at.pos, "@ <timestamp> may not be set multiple times");
+      Fail(e->pos.start, "@ <timestamp> may not be set multiple times");
       return nullptr;
     }
+    (void)at;
     if ((PeekIdent("start") || PeekIdent("end")) && Peek(1).type == Tok::kLParen &&
         Peek(2).type == Tok::kRParen) {
       *tgt.preproc = PeekIdent("start") ? AtPreproc::kStart : AtPreproc::kEnd;
@@ -941,17 +997,18 @@ class Parser {
     double v;
     if (n.type == Tok::kNumber || (n.type == Tok::kIdentifier &&
                                    (Lower(n.text) == "inf" || Lower(n.text) == "nan"))) {
-      if (!ParseNumber(n.text, &v)) return Unexpected(n, "@");
+      if (!ParseNumber(n.text, &v)) return Unexpected(n, "@, expected timestamp");
     } else if (n.type == Tok::kDuration) {
       int64_t ms;
-      if (!parser::ParseDurationMs(n.text, &ms)) return Unexpected(n, "@");
+      if (!parser::ParseDurationMs(n.text, &ms)) return Unexpected(n, "@, expected timestamp");
       v = static_cast<double>(ms) / 1000.0;
     } else {
-      return Unexpected(n, "@");
+      return Unexpected(n, "@, expected timestamp");
     }
     if (neg) v = -v;
     if (!std::isfinite(v) || std::abs(v) * 1000 > 9.2e18) {
-      Fail(n.pos, "timestamp out of bounds for @ modifier");
+      Fail(e->pos.start,
+           fmt::format("timestamp out of bounds for @ modifier: {}", FormatFloat(v)));
       return nullptr;
     }
     *tgt.at = static_cast<int64_t>(std::llround(v * 1000.0));
@@ -1087,8 +1144,9 @@ class Parser {
   std::string_view input_;
   std::vector<Token> toks_;
   size_t pos_ = 0;
-  bool failed_ = false;
-  absl::Status error_;
+  bool failed_ = false;               // a syntax error stopped the parse
+  std::vector<std::string> errors_;  // syntax and grammar errors, in order
+  std::string type_error_;           // the first type error
   // info()'s second argument selects data labels and may match everything.
   bool relax_empty_selector_ = false;
 };

@@ -43,8 +43,8 @@ TEST(Parser, ParsesValidQueriesAndPrintsThemCanonically) {
       {"foo", "foo"},
       {"foo{}", "foo"},
       {"{__name__=\"foo\"}", "{__name__=\"foo\"}"},
-      {"foo{a=\"b\",c!=\"d\",e=~\"f.*\",g!~'h',}", "foo{a=\"b\", c!=\"d\", e=~\"f.*\", g!~\"h\"}"},
-      {"{\"my.metric\", job=\"x\"}", "{\"my.metric\", job=\"x\"}"},
+      {"foo{g!~'h',a=\"b\",c!=\"d\",e=~\"f.*\",}", "foo{a=\"b\",c!=\"d\",e=~\"f.*\",g!~\"h\"}"},
+      {"{\"my.metric\", job=\"x\"}", "{\"my.metric\",job=\"x\"}"},
       {"{\"foo\"}", "foo"},
       {"foo{\"a.b\"=\"c\"}", "foo{\"a.b\"=\"c\"}"},
       {"foo:bar:baz", "foo:bar:baz"},
@@ -192,31 +192,34 @@ struct BadCase {
   const char* error;
 };
 
+// The messages are Prometheus's: each was compared with what a Prometheus server (2.42,
+// Debian's) answers for the same query, except the two bracket cases at "foo[", where
+// Prometheus 3 reads numbers as durations and differs from 2.42.
 TEST(Parser, RejectsMalformedQueriesWithPositions) {
   const BadCase cases[] = {
-      {"", "1:1: parse error: unexpected end of input"},
+      {"", "1:1: parse error: no expression found in input"},
       {"1 +", "1:4: parse error: unexpected end of input"},
-      {"(1", "1:3: parse error: unexpected end of input in paren expression"},
-      {"1)", "1:2: parse error: unexpected right parenthesis \")\""},
-      {"foo{", "1:5: parse error: unexpected end of input in label matching"},
-      {"foo{a}", "1:6: parse error: unexpected right brace \"}\" in label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\""},
+      {"(1", "1:3: parse error: unclosed left parenthesis"},
+      {"1)", "1:3: parse error: unexpected right parenthesis ')'"},
+      {"foo{", "1:5: parse error: unexpected end of input inside braces"},
+      {"foo{a}", "1:6: parse error: unexpected \"}\" in label matching, expected label matching operator"},
       {"foo{a=b}", "1:7: parse error: unexpected identifier \"b\" in label matching, expected string"},
-      {"foo{a=~\"(\"}", "1:8: parse error: invalid regular expression \"(\": missing ): ^(?:()$"},
+      {"foo{a=~\"(\"}", "1:5: parse error: error parsing regexp: missing closing ): `^(?:()$`"},
       {"{}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
       {"{a=\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
-      {"foo{__name__=\"bar\"}", "1:5: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
-      {"foo[5m", "1:7: parse error: unexpected end of input in matrix selector"},
-      {"foo[5x]", "1:5: parse error: bad number or duration syntax: \"5x\""},
-      {"foo[]", "1:5: parse error: unexpected right bracket \"]\" in range"},
+      {"foo{__name__=\"bar\"}", "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
+      {"foo[5m", "1:7: parse error: unclosed left bracket"},
+      {"foo[5x]", "1:5: parse error: bad number or duration syntax: \"5\""},
+      {"foo[]", "1:5: parse error: unexpected \"]\" in range"},
       {"1[5m]", "1:2: parse error: ranges only allowed for vector selectors"},
       {"foo offset 1m[5m]", "1:14: parse error: no offset modifiers allowed before range"},
       {"foo @ 1 [5m]", "1:9: parse error: no @ modifiers allowed before range"},
-      {"foo offset 1m offset 2m", "1:15: parse error: offset may not be set multiple times"},
-      {"foo @ 1 @ 2", "1:9: parse error: @ <timestamp> may not be set multiple times"},
-      {"1 offset 1m", "1:3: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
-      {"sum(foo) @ 1", "1:10: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
-      {"foo @ bar", "1:7: parse error: unexpected identifier \"bar\" in @"},
-      {"foo @ Inf", "1:7: parse error: timestamp out of bounds for @ modifier"},
+      {"foo offset 1m offset 2m", "1:1: parse error: offset may not be set multiple times"},
+      {"foo @ 1 @ 2", "1:1: parse error: @ <timestamp> may not be set multiple times"},
+      {"1 offset 1m", "1:1: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
+      {"sum(foo) @ 1", "1:1: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery"},
+      {"foo @ bar", "1:7: parse error: unexpected identifier \"bar\" in @, expected timestamp"},
+      {"foo @ Inf", "1:1: parse error: timestamp out of bounds for @ modifier: +Inf"},
       {"rate(foo)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"},
       {"abs(foo[5m])", "1:5: parse error: expected type instant vector in call to function \"abs\", got range vector"},
       {"rate()", "1:1: parse error: expected 1 argument(s) in call to \"rate\", got 0"},
@@ -227,31 +230,31 @@ TEST(Parser, RejectsMalformedQueriesWithPositions) {
       {"nosuchfunc(a)", "1:1: parse error: unknown function with name \"nosuchfunc\""},
       {"abs(a,)", "1:6: parse error: trailing commas not allowed in function call args"},
       {"sum(foo[5m])", "1:5: parse error: expected type instant vector in aggregation expression, got range vector"},
-      {"topk(foo)", "1:5: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1"},
-      {"sum(1, foo)", "1:4: parse error: wrong number of arguments for aggregate expression provided, expected 1, got 2"},
+      {"topk(foo)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1"},
+      {"sum(1, foo)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 1, got 2"},
       {"topk(\"a\", foo)", "1:6: parse error: expected type scalar in aggregation parameter, got string"},
       {"count_values(1, foo)", "1:14: parse error: expected type string in aggregation parameter, got scalar"},
-      {"sum by (0a) (foo)", "1:9: parse error: bad number or duration syntax: \"0a\""},
-      {"sum by foo (x)", "1:8: parse error: unexpected identifier \"foo\" in grouping opts"},
-      {"sum(foo) by", "1:12: parse error: unexpected end of input in grouping opts"},
+      {"sum by (0a) (foo)", "1:9: parse error: bad number or duration syntax: \"0\""},
+      {"sum by foo (x)", "1:8: parse error: unexpected identifier \"foo\" in grouping opts, expected \"(\""},
+      {"sum(foo) by", "1:12: parse error: unexpected end of input in grouping opts, expected \"(\""},
       {"1 > 1", "1:3: parse error: comparisons between scalars must use BOOL modifier"},
-      {"a + bool b", "1:5: parse error: bool modifier can only be used on comparison operators"},
+      {"a + bool b", "1:3: parse error: bool modifier can only be used on comparison operators"},
       {"1 and 1", "1:1: parse error: set operator \"and\" not allowed in binary scalar expression"},
-      {"a and on(b) group_left c", "1:13: parse error: no grouping allowed for \"and\" operation"},
+      {"a and on(b) group_left c", "1:1: parse error: no grouping allowed for \"and\" operation"},
       {"1 + on(a) foo", "1:1: parse error: vector matching only allowed between instant vectors"},
-      {"a + on(b) group_left(b) c", "1:1: parse error: label \"b\" must not occur in ON and GROUP clause at once"},
+      {"a + on(b) group_left(b) c", "1:3: parse error: label \"b\" must not occur in ON and GROUP clause at once"},
       {"foo[5m] + 1", "1:1: parse error: binary expression must contain only scalar and instant vector types"},
       {"\"a\" + 1", "1:1: parse error: binary expression must contain only scalar and instant vector types"},
       {"-\"a\"", "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"string\""},
       {"-foo[5m]", "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"range vector\""},
-      {"foo[5m][10m:1m]", "1:1: parse error: subquery is only allowed on instant vector, got range vector"},
+      {"foo[5m][10m:1m]", "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
       {"\"abc", "1:1: parse error: unterminated quoted string"},
       {"\"a\\qb\"", "1:1: parse error: unknown escape sequence U+0071 'q'"},
       {"foo § bar", "1:5: parse error: unexpected character: '§'"},
       {"foo ! bar", "1:5: parse error: unexpected character after '!': ' '"},
-      {"1 +\n  )", "2:3: parse error: unexpected right parenthesis \")\""},
-      {"foo offset", "1:11: parse error: unexpected end of input in offset"},
-      {"sum(a) (b)", "1:8: parse error: unexpected left parenthesis \"(\""},
+      {"1 +\n  )", "2:4: parse error: unexpected right parenthesis ')'"},
+      {"foo offset", "1:11: parse error: unexpected end of input in offset, expected duration"},
+      {"sum(a) (b)", "1:8: parse error: unexpected \"(\""},
       {"a b", "1:3: parse error: unexpected identifier \"b\""},
   };
   for (const auto& c : cases) {
@@ -280,6 +283,40 @@ TEST(Printer, FormatsFloatsAsGo) {
       {0.1, "0.1"},       {1.0 / 3, "0.3333333333333333"},
   };
   for (const auto& [v, want] : cases) EXPECT_EQ(FormatFloat(v), want);
+}
+
+// Expected texts are what Prometheus's /api/v1/format_query answered for the same queries.
+TEST(Printer, PrettifiesLongQueriesAsPrometheus) {
+  const RoundTrip cases[] = {
+      {"sum(foo) by (job)", "sum by (job) (foo)"},
+      {"(http_requests_total{group=\"canary\"} + 1) and ignoring(group) "
+       "http_requests_total{instance=\"0\", group=\"production\"}",
+       "  (http_requests_total{group=\"canary\"} + 1)\nand ignoring (group)\n"
+       "  http_requests_total{group=\"production\",instance=\"0\"}"},
+      {"histogram_fraction(-Inf, +Inf, "
+       "lower_is_negative_Inf_and_upper_is_positive_Inf__positive_buckets__bucket)",
+       "histogram_fraction(\n  -Inf,\n  +Inf,\n  "
+       "lower_is_negative_Inf_and_upper_is_positive_Inf__positive_buckets__bucket\n)"},
+      {"count by(namespace, pod, cpu) (node_cpu_seconds_total{cpu=~\".*\",job=\"node-exporter\","
+       "mode=\"idle\",namespace=\"observability\",pod=\"node-exporter-l454v\"}) * on(namespace, "
+       "pod) group_left(node) node_namespace_pod:kube_pod_info:{namespace=\"observability\","
+       "pod=\"node-exporter-l454v\"}",
+       "  count by (namespace, pod, cpu) (\n    node_cpu_seconds_total{cpu=~\".*\","
+       "job=\"node-exporter\",mode=\"idle\",namespace=\"observability\","
+       "pod=\"node-exporter-l454v\"}\n  )\n* on (namespace, pod) group_left (node)\n"
+       "  node_namespace_pod:kube_pod_info:{namespace=\"observability\","
+       "pod=\"node-exporter-l454v\"}"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    auto e = ParseExpr(c.input);
+    ASSERT_TRUE(e.ok()) << e.status();
+    std::string pretty = Prettify(**e);
+    EXPECT_EQ(pretty, c.formatted);
+    auto again = ParseExpr(pretty);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(Format(**again), Format(**e));
+  }
 }
 
 TEST(Printer, FormatsDurationsAsPrometheus) {

@@ -2,6 +2,7 @@
 // spacing, aggregation grouping before the arguments, durations in their shortest unit form,
 // numbers as Go's %v prints float64.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -136,11 +137,13 @@ std::string SelectorBody(const VectorSelector& vs) {
     parts.push_back(LabelName(m.name()) + kOps[static_cast<int>(m.type())] +
                     QuoteString(m.value()));
   }
+  // Prometheus sorts the printed matchers and joins them without spaces.
+  std::sort(parts.begin() + (name_inside ? 1 : 0), parts.end());
   std::string out = name_inside ? "" : vs.name;
   if (!parts.empty() || vs.name.empty()) {
     out += "{";
     for (size_t i = 0; i < parts.size(); ++i) {
-      if (i > 0) out += ", ";
+      if (i > 0) out += ",";
       out += parts[i];
     }
     out += "}";
@@ -153,6 +156,27 @@ std::string SelectorModifiers(const VectorSelector& vs) {
   if (vs.anchored) out += " anchored";
   if (vs.smoothed) out += " smoothed";
   return out;
+}
+
+std::string MatchingText(const BinaryExpr& b) {
+  std::string mods;
+  if (b.return_bool) mods += " bool";
+  if (!b.matching) return mods;
+  const VectorMatching& vm = *b.matching;
+  if (vm.on || !vm.matching_labels.empty()) {
+    mods += fmt::format(" {} ({})", vm.on ? "on" : "ignoring", JoinLabels(vm.matching_labels));
+    if (vm.card == Cardinality::kManyToOne || vm.card == Cardinality::kOneToMany) {
+      mods += fmt::format(" group_{} ({})", vm.card == Cardinality::kManyToOne ? "left" : "right",
+                          JoinLabels(vm.include));
+    }
+  }
+  if (vm.fill_left && vm.fill_right && *vm.fill_left == *vm.fill_right) {
+    mods += " fill (" + FormatFloat(*vm.fill_left) + ")";
+  } else {
+    if (vm.fill_left) mods += " fill_left (" + FormatFloat(*vm.fill_left) + ")";
+    if (vm.fill_right) mods += " fill_right (" + FormatFloat(*vm.fill_right) + ")";
+  }
+  return mods;
 }
 
 }  // namespace
@@ -192,26 +216,7 @@ std::string Format(const Expr& e) {
     }
     case NodeKind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
-      std::string mods;
-      if (b.return_bool) mods += " bool";
-      if (b.matching) {
-        const VectorMatching& vm = *b.matching;
-        if (vm.on || !vm.matching_labels.empty()) {
-          mods += fmt::format(" {} ({})", vm.on ? "on" : "ignoring", JoinLabels(vm.matching_labels));
-          if (vm.card == Cardinality::kManyToOne || vm.card == Cardinality::kOneToMany) {
-            mods += fmt::format(" group_{} ({})",
-                                vm.card == Cardinality::kManyToOne ? "left" : "right",
-                                JoinLabels(vm.include));
-          }
-        }
-        if (vm.fill_left && vm.fill_right && *vm.fill_left == *vm.fill_right) {
-          mods += " fill (" + FormatFloat(*vm.fill_left) + ")";
-        } else {
-          if (vm.fill_left) mods += " fill_left (" + FormatFloat(*vm.fill_left) + ")";
-          if (vm.fill_right) mods += " fill_right (" + FormatFloat(*vm.fill_right) + ")";
-        }
-      }
-      return Format(*b.lhs) + " " + OpName(b.op) + mods + " " + Format(*b.rhs);
+      return Format(*b.lhs) + " " + OpName(b.op) + MatchingText(b) + " " + Format(*b.rhs);
     }
     case NodeKind::kCall: {
       const auto& c = static_cast<const Call&>(e);
@@ -237,5 +242,77 @@ std::string Format(const Expr& e) {
   }
   return "";
 }
+
+namespace {
+
+// Prometheus's prettifier: a node whose one-line form is longer than this is split.
+constexpr size_t kMaxLineLength = 100;
+
+std::string Indent(int level) { return std::string(static_cast<size_t>(level) * 2, ' '); }
+
+std::string Pretty(const Expr& e, int level) {
+  std::string flat = Format(e);
+  bool split = flat.size() > kMaxLineLength;
+  switch (e.kind) {
+    case NodeKind::kBinary: {
+      if (!split) return Indent(level) + flat;
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      return Pretty(*b.lhs, level + 1) + "\n" + Indent(level) + OpName(b.op) + MatchingText(b) +
+             "\n" + Pretty(*b.rhs, level + 1);
+    }
+    case NodeKind::kAggregate: {
+      if (!split) return Indent(level) + flat;
+      const auto& a = static_cast<const AggregateExpr&>(e);
+      std::string out = Indent(level) + OpName(a.op);
+      if (a.without) {
+        out += " without (" + JoinLabels(a.grouping) + ") ";
+      } else if (!a.grouping.empty()) {
+        out += " by (" + JoinLabels(a.grouping) + ") ";
+      }
+      out += "(\n";
+      if (a.param) out += Pretty(*a.param, level + 1) + ",\n";
+      return out + Pretty(*a.expr, level + 1) + "\n" + Indent(level) + ")";
+    }
+    case NodeKind::kCall: {
+      if (!split) return Indent(level) + flat;
+      const auto& c = static_cast<const Call&>(e);
+      std::string out = Indent(level) + std::string(c.func->name) + "(\n";
+      for (size_t i = 0; i < c.args.size(); ++i) {
+        if (i > 0) out += ",\n";
+        out += Pretty(*c.args[i], level + 1);
+      }
+      return out + "\n" + Indent(level) + ")";
+    }
+    case NodeKind::kParen: {
+      if (!split) return Indent(level) + flat;
+      return Indent(level) + "(\n" + Pretty(*static_cast<const ParenExpr&>(e).expr, level + 1) +
+             "\n" + Indent(level) + ")";
+    }
+    case NodeKind::kSubquery: {
+      // Prometheus does not indent a subquery that fits on its line; neither do we, so that
+      // format_query answers the same text.
+      if (!split) return flat;
+      const auto& sq = static_cast<const SubqueryExpr&>(e);
+      std::string step = sq.step.set ? DurationText(sq.step) : "";
+      return Pretty(*sq.expr, level) + "[" + DurationText(sq.range) + ":" + step + "]" +
+             AtText(sq.at, sq.at_preproc) + OffsetText(sq.offset);
+    }
+    case NodeKind::kUnary: {
+      const auto& u = static_cast<const UnaryExpr&>(e);
+      std::string child = Pretty(*u.expr, level);
+      size_t b = child.find_first_not_of(' ');
+      child = b == std::string::npos ? "" : child.substr(b);
+      while (!child.empty() && std::isspace(static_cast<unsigned char>(child.back()))) {
+        child.pop_back();
+      }
+      return Indent(level) + OpName(u.op) + child;
+    }
+    default: return Indent(level) + flat;
+  }
+}
+
+}  // namespace
+
+std::string Prettify(const Expr& expr) { return Pretty(expr, 0); }
 
 }  // namespace vigil::promql
