@@ -306,3 +306,14 @@ absl::Status DecodeOtlp(std::string_view body, int64_t now_ms, DecodedBatch* out
 }
 
 }  // namespace vigil::ingest
+
+namespace vigil::ingest {
+std::string OtlpResponse(int64_t rejected, std::string_view message) {
+  otlp::ExportMetricsServiceResponse resp;
+  if (rejected > 0 || !message.empty()) {
+    resp.mutable_partial_success()->set_rejected_data_points(rejected);
+    resp.mutable_partial_success()->set_error_message(std::string(message));
+  }
+  return resp.SerializeAsString();
+}
+}  // namespace vigil::ingest

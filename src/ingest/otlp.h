@@ -35,3 +35,9 @@ enum class OtlpKind { kGauge, kCounter, kOther };
 std::string OtlpMetricName(std::string_view name, std::string_view unit, OtlpKind kind);
 
 }  // namespace vigil::ingest
+
+namespace vigil::ingest {
+// The serialized ExportMetricsServiceResponse: empty on full success, or partial_success
+// with the refused point count and a message (OTLP answers 200 for partial success).
+std::string OtlpResponse(int64_t rejected, std::string_view message);
+}  // namespace vigil::ingest
