@@ -142,56 +142,64 @@ absl::Status StatsdAggregator::IngestLine(std::string_view line, int64_t now_ms,
   }
   std::string metric = SanitizeName(name, false);
   if (metric.empty()) return absl::InvalidArgumentError("empty metric name");
-  Series* s = Find(kind, std::move(metric), std::move(tags), r);
-  if (s == nullptr) return absl::OkStatus();  // counted as dropped or kind clash
+  // Parse every value before touching the series, so a bad line changes nothing.
+  std::vector<std::string_view> raw;
+  std::vector<double> nums;
   while (true) {
     size_t c = values.find(':');
     std::string_view v = values.substr(0, c);
-    if (kind == Kind::kSet) {
-      s->members.emplace(v);
-      ++r->events;
-    } else {
+    if (kind != Kind::kSet) {
       double d;
       if (!ParseDouble(v, &d)) return absl::InvalidArgumentError(fmt::format("invalid value \"{}\"", v));
-      switch (kind) {
-        case Kind::kCounter:
-          s->value += d / rate;
-          break;
-        case Kind::kGauge:
-          if (!v.empty() && (v[0] == '+' || v[0] == '-')) {
-            s->value += d;
-          } else {
-            s->value = d;
-          }
-          s->gauge_set = true;
-          break;
-        case Kind::kObserver: {
-          d *= scale;
-          const int reps = std::clamp(static_cast<int>(std::lround(1.0 / rate)), 1, 1000);
-          for (int i = 0; i < reps; ++i) {
-            s->sum += d;
-            ++s->count;
-            if (!s->buckets.empty()) {
-              for (size_t b = 0; b < opts_.buckets.size(); ++b) {
-                if (d <= opts_.buckets[b]) {
-                  ++s->buckets[b];
-                  break;
-                }
-              }
-            } else {
-              s->window.emplace_back(now_ms, d);
-              if (s->window.size() > opts_.summary_max_samples) s->window.pop_front();
-            }
-          }
-          break;
-        }
-        case Kind::kSet:
-          break;
-      }
-      ++r->events;
+      nums.push_back(d);
     }
+    raw.push_back(v);
     if (c == std::string_view::npos) break;
     values.remove_prefix(c + 1);
+  }
+  Series* s = Find(kind, std::move(metric), std::move(tags), r);
+  if (s == nullptr) return absl::OkStatus();  // counted as dropped, or a kind clash
+  for (size_t i = 0; i < raw.size(); ++i) {
+    ++r->events;
+    if (kind == Kind::kSet) {
+      s->members.emplace(raw[i]);
+      continue;
+    }
+    double d = nums[i];
+    switch (kind) {
+      case Kind::kCounter:
+        s->value += d / rate;
+        break;
+      case Kind::kGauge:
+        if (raw[i][0] == '+' || raw[i][0] == '-') {
+          s->value += d;
+        } else {
+          s->value = d;
+        }
+        break;
+      case Kind::kObserver: {
+        d *= scale;
+        const int reps = std::clamp(static_cast<int>(std::lround(1.0 / rate)), 1, 1000);
+        for (int k = 0; k < reps; ++k) {
+          s->sum += d;
+          ++s->count;
+          if (!s->buckets.empty()) {
+            for (size_t b = 0; b < opts_.buckets.size(); ++b) {
+              if (d <= opts_.buckets[b]) {
+                ++s->buckets[b];
+                break;
+              }
+            }
+          } else {
+            s->window.emplace_back(now_ms, d);
+            if (s->window.size() > opts_.summary_max_samples) s->window.pop_front();
+          }
+        }
+        break;
+      }
+      case Kind::kSet:
+        break;
+    }
   }
   return absl::OkStatus();
 }

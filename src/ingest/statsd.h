@@ -73,7 +73,6 @@ class StatsdAggregator {
     std::vector<uint64_t> buckets;            // histogram observer
     std::deque<std::pair<int64_t, double>> window;  // summary observer
     std::set<std::string> members;            // set, this interval
-    bool gauge_set = false;
   };
   absl::Status IngestLine(std::string_view line, int64_t now_ms, Result* r);
   Series* Find(Kind kind, std::string name, std::vector<model::Label> tags, Result* r);
