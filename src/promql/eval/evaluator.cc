@@ -225,9 +225,43 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       PrepareNode(*b.rhs, start, end);
       return;
     }
-    case NodeKind::kCall:
-      for (const auto& a : static_cast<const Call&>(e).args) PrepareNode(*a, start, end);
+    case NodeKind::kCall: {
+      const auto& c = static_cast<const Call&>(e);
+      if (c.func != nullptr && c.func->name == "info") {
+        // info() reads info series of its own: plan their selector now.
+        InfoPlan plan;
+        if (c.args.size() > 1 && c.args[1]->kind == NodeKind::kVectorSelector) {
+          for (const auto& m : static_cast<const VectorSelector&>(*c.args[1]).matchers) {
+            if (m.name() == model::kMetricName) {
+              plan.name_matchers.push_back(m);
+              if (m.type() == model::MatchType::kEqual || m.type() == model::MatchType::kRegexMatch) {
+                plan.has_positive_name = true;
+              }
+            } else {
+              plan.data_matchers.push_back(m);
+            }
+          }
+        }
+        plan.selector = std::make_unique<VectorSelector>();
+        if (plan.name_matchers.empty()) {
+          plan.name_matchers.push_back(model::Matcher::MustMake(
+              model::MatchType::kEqual, model::kMetricName, "target_info"));
+          plan.has_positive_name = true;
+        }
+        plan.selector->matchers = plan.name_matchers;
+        if (!plan.has_positive_name) {
+          // Only negative name matchers: the candidates are still info metrics.
+          plan.selector->matchers.push_back(model::Matcher::MustMake(
+              model::MatchType::kRegexMatch, model::kMetricName, ".+_info"));
+        }
+        PrepareNode(*plan.selector, InfoTime(*c.args[0], start), InfoTime(*c.args[0], end));
+        info_plans_[&c] = std::move(plan);
+        PrepareNode(*c.args[0], start, end);
+        return;
+      }
+      for (const auto& a : c.args) PrepareNode(*a, start, end);
       return;
+    }
     case NodeKind::kAggregate: {
       const auto& a = static_cast<const AggregateExpr&>(e);
       if (a.param) PrepareNode(*a.param, start, end);
@@ -480,6 +514,129 @@ absl::Status Evaluator::CheckUniqueLabels(const Vector& vec) {
     }
   }
   return absl::OkStatus();
+}
+
+// ---- info() ----
+
+int64_t Evaluator::InfoTime(const Expr& base, int64_t ts) const {
+  const Expr* e = &base;
+  while (true) {
+    switch (e->kind) {
+      case NodeKind::kParen: e = static_cast<const ParenExpr*>(e)->expr.get(); continue;
+      case NodeKind::kUnary: e = static_cast<const UnaryExpr*>(e)->expr.get(); continue;
+      case NodeKind::kBinary: e = static_cast<const BinaryExpr*>(e)->lhs.get(); continue;
+      case NodeKind::kAggregate: e = static_cast<const AggregateExpr*>(e)->expr.get(); continue;
+      case NodeKind::kCall: {
+        const auto* c = static_cast<const Call*>(e);
+        const Expr* next = nullptr;
+        for (const auto& a : c->args) {
+          ValueType t = a->Type();
+          if (t == ValueType::kVector || t == ValueType::kMatrix) {
+            next = a.get();
+            break;
+          }
+        }
+        if (next == nullptr) return ts;
+        e = next;
+        continue;
+      }
+      case NodeKind::kMatrixSelector:
+        e = static_cast<const MatrixSelector*>(e)->vs.get();
+        continue;
+      case NodeKind::kVectorSelector:
+        return RefTime(*static_cast<const VectorSelector*>(e), ts);
+      case NodeKind::kSubquery: {
+        // The subquery's last step, then whatever its inner expression shifts by.
+        const auto* sq = static_cast<const SubqueryExpr*>(e);
+        if (sq->at) {
+          ts = *sq->at;
+        } else if (sq->at_preproc == AtPreproc::kStart) {
+          ts = start_;
+        } else if (sq->at_preproc == AtPreproc::kEnd) {
+          ts = end_;
+        }
+        ts -= DurationMs(sq->offset);
+        e = sq->expr.get();
+        continue;
+      }
+      default: return ts;
+    }
+  }
+}
+
+absl::StatusOr<Value> Evaluator::EvalInfo(const Call& c, Value base, int64_t ts) {
+  auto it = info_plans_.find(&c);
+  if (it == info_plans_.end()) return base;
+  const InfoPlan& plan = it->second;
+  ASSIGN_OR_RETURN(Value infos, EvalVectorSelector(*plan.selector, InfoTime(*c.args[0], ts)));
+  // Candidates: info series passing the data matchers, by their identifying labels. Of
+  // several series of one info metric for the same target, the freshest wins.
+  std::unordered_map<std::string, const Elem*> freshest;  // by metric name + identity
+  for (const Elem& el : infos.vec) {
+    bool ok = true;
+    for (const auto& m : plan.data_matchers) ok = ok && m.Matches(el.labels->Get(m.name()));
+    if (!ok) continue;
+    std::string key = std::string(el.labels->MetricName()) + "\xff" +
+                      std::string(el.labels->Get("instance")) + "\xff" +
+                      std::string(el.labels->Get("job"));
+    auto [it2, fresh] = freshest.emplace(key, &el);
+    if (!fresh && el.t > it2->second->t) it2->second = &el;
+  }
+  std::unordered_multimap<std::string, const model::Labels*> by_id;
+  for (const auto& [key, el] : freshest) {
+    std::string id = std::string(el->labels->Get("instance")) + "\xff" +
+                     std::string(el->labels->Get("job"));
+    by_id.emplace(std::move(id), el->labels);
+  }
+  bool data_requires_value = false;
+  for (const auto& m : plan.data_matchers) data_requires_value |= !m.MatchesEmpty();
+  Value out;
+  out.type = ValueType::kVector;
+  for (Elem& el : base.vec) {
+    // A base series that is itself one of the selected info metrics is left alone.
+    if (plan.has_positive_name) {
+      bool is_info = true;
+      for (const auto& m : plan.name_matchers) is_info = is_info && m.Matches(el.labels->MetricName());
+      if (is_info) {
+        out.vec.push_back(el);
+        continue;
+      }
+    }
+    std::string id = std::string(el.labels->Get("instance")) + "\xff" +
+                     std::string(el.labels->Get("job"));
+    auto [lo, hi] = by_id.equal_range(id);
+    if (lo == hi) {
+      if (!data_requires_value) out.vec.push_back(el);
+      continue;
+    }
+    {
+      model::LabelsBuilder lb(*el.labels);
+      std::unordered_map<std::string, std::string> added;
+      for (auto i = lo; i != hi; ++i) {
+        for (const auto& lab : *i->second) {
+          if (lab.name == model::kMetricName || lab.name == "instance" || lab.name == "job") {
+            continue;
+          }
+          if (!plan.data_matchers.empty()) {
+            bool named = false;
+            for (const auto& dm : plan.data_matchers) named |= dm.name() == lab.name;
+            if (!named) continue;
+          }
+          if (el.labels->Has(lab.name)) continue;  // the base series' own labels win
+          auto [a, fresh] = added.emplace(lab.name, lab.value);
+          if (!fresh && a->second != lab.value) {
+            return absl::InvalidArgumentError(fmt::format(
+                "conflicting label values for \"{}\" from info metrics: \"{}\" and \"{}\"",
+                lab.name, a->second, lab.value));
+          }
+          lb.Set(lab.name, lab.value);
+        }
+      }
+      // Which info series apply can change from step to step: no memo here.
+      out.vec.push_back({Intern(lb.Build()), el.v, ts, el.drop_name});
+    }
+  }
+  return out;
 }
 
 // ---- binary operators ----

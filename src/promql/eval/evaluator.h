@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <span>
 #include <unordered_set>
 #include <cstdint>
@@ -171,6 +172,18 @@ class Evaluator {
   std::unordered_map<std::pair<const void*, int>,
                      std::unordered_map<const model::Labels*, const model::Labels*>, MemoKeyHash>
       memos_;
+  // For each info() call, the selector of its candidate info series (built at Prepare).
+  struct InfoPlan {
+    std::unique_ptr<VectorSelector> selector;
+    model::Matchers name_matchers;  // the call's __name__ matchers (empty: target_info)
+    bool has_positive_name = false;
+    model::Matchers data_matchers;
+  };
+  std::unordered_map<const Call*, InfoPlan> info_plans_;
+  absl::StatusOr<Value> EvalInfo(const Call& c, Value base, int64_t ts);
+  // The time info() looks its info series up at: the evaluation time, moved by the `@` and
+  // offset of the base expression's outermost selector or subquery, like its samples.
+  int64_t InfoTime(const Expr& base, int64_t ts) const;
   // Selectors whose samples are read as ranges (need stale-free arrays).
   std::unordered_set<const VectorSelector*> range_selectors_;
 };

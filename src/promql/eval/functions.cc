@@ -795,7 +795,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   }
   if (name.starts_with("histogram_") || name == "info" || name == "start_timestamp") {
     // These act on native histograms (or are experimental); float samples yield nothing.
-    if (name == "info") return arg;
+    if (name == "info") return EvalInfo(c, std::move(arg), ts);
     return out;
   }
 
