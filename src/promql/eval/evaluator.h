@@ -115,7 +115,6 @@ class Evaluator {
   }
 
  private:
-  friend class FunctionCaller;
 
   struct LoadedSeries {
     const model::Labels* labels;
