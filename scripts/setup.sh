@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libxxhash-dev
   # test peers and tools
   curl python3-protobuf python3-snappy python3-requests
+  # the reference server of the PromQL differential test (tests/integration)
+  prometheus
 )
 
 missing=()

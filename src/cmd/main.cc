@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "base/log.h"
 #include "cmd/flags.h"
+#include "cmd/query_cmd.h"
 #include "cmd/server_cmd.h"
 #include "fmt/format.h"
 
@@ -112,6 +113,22 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  vigil::cmd::QueryCmdOptions query_opts;
+  CLI::App* query = app.add_subcommand(
+      "query", "Evaluate a PromQL expression on a running server and print the answer.");
+  query->add_option("expr", query_opts.expr, "The PromQL expression.")->required();
+  query->add_option("--server", query_opts.server, "The server's base URL.")->capture_default_str();
+  query->add_option("--time", query_opts.time,
+                    "Evaluation time of an instant query: Unix seconds, RFC 3339, \"now\" or "
+                    "\"-<duration>\" before now (default: the server's now).");
+  query->add_option("--start", query_opts.start, "Start of a range query (default: an hour before --end).");
+  query->add_option("--end", query_opts.end, "End of a range query (default: now).");
+  query->add_option("--step", query_opts.step, "Step of a range query (default: 60s).");
+  query->add_option("--timeout", query_opts.timeout, "Evaluation timeout passed to the server.");
+  query->add_option("-o,--output", query_opts.output, "table or json.")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -125,6 +142,7 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
 
+  if (query->parsed()) return vigil::cmd::RunQuery(query_opts);
   if (server->parsed()) {
     ServerConfig cfg;
     cfg.config_file = config_file;
@@ -154,6 +172,13 @@ int main(int argc, char** argv) {
     cfg.http_io_threads = http_threads;
     cfg.http_handler_threads = http_threads;
     cfg.build = {VIGIL_VERSION, VIGIL_REVISION, VIGIL_BRANCH, VIGIL_BUILD_USER, VIGIL_BUILD_DATE};
+    cfg.retention_text = retention_time;
+    for (const CLI::Option* opt : server->get_options()) {
+      if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help") continue;
+      std::vector<std::string> vals = opt->results();
+      cfg.flags.emplace_back(opt->get_lnames()[0],
+                             vals.empty() ? opt->get_default_str() : vals.back());
+    }
     vigil::log::SetLevel(log_level);
     return vigil::cmd::RunServer(cfg);
   }

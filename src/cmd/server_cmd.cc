@@ -3,12 +3,16 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/status.h"
 #include "cmd/service.h"
+#include "http/query_api.h"
+#include "http/remote_read.h"
 #include "http/self_metrics.h"
 #include "http/server.h"
 #include "ingest/remote_write.h"
@@ -110,11 +114,14 @@ int RunServer(const ServerConfig& cfg) {
 
   VLOG_INFO("main", "starting Vigil {} (revision {}, branch {})", cfg.build.version,
             cfg.build.revision, cfg.build.branch);
+  std::string config_yaml;
   if (!cfg.config_file.empty()) {
     // The configuration sections (scrape, rules, tenants) are not wired yet; the file is
     // still checked so that a typo is found at startup rather than later.
     try {
       YAML::LoadFile(cfg.config_file);
+      std::ifstream in(cfg.config_file);
+      config_yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     } catch (const YAML::Exception& e) {
       VLOG_ERROR("main", "FATAL: cannot load config file {}: {}", cfg.config_file, e.what());
       spdlog::default_logger()->flush();
@@ -134,6 +141,14 @@ int RunServer(const ServerConfig& cfg) {
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
   api.Register(&router);
+  http::QueryApiOptions query_opts;
+  query_opts.flags = cfg.flags;
+  query_opts.config_yaml = config_yaml;
+  query_opts.storage_retention = cfg.retention_text;
+  http::QueryApi query_api(&api, std::move(query_opts));
+  query_api.Register(&router);
+  http::RemoteRead remote_read(&api, http::RemoteReadOptions{});
+  remote_read.Register(&router);
 
   http::ServerOptions http_opts;
   http_opts.listen_address = cfg.listen_address;

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/api.h"
 #include "storage/db.h"
@@ -24,6 +26,9 @@ struct ServerConfig {
   int http_io_threads = 0;       // 0 = cores
   int http_handler_threads = 0;  // 0 = cores
   http::BuildInfo build;
+  // Every server flag with its value, for /api/v1/status/flags.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string retention_text = "15d";  // as given, for /api/v1/status/runtimeinfo
 };
 
 // Runs the server; returns the process exit code (0 after a clean shutdown, 1 when startup

@@ -11,6 +11,7 @@
 #include "http/params.h"
 #include "ingest/remote_write.h"
 #include "model/labels.h"
+#include "promql/parser.h"
 
 namespace vigil::http {
 namespace {
@@ -59,7 +60,7 @@ bool MatchParams(const Request& req, bool required, std::vector<model::Matchers>
     return false;
   }
   for (const auto& s : sels) {
-    auto m = ParseSelector(s);
+    auto m = promql::ParseMetricSelector(s);
     if (!m.ok()) {
       BadData(resp, Msg(m.status()));
       return false;

@@ -54,7 +54,8 @@ class Api {
   // it to finish, so the caller may close the DB right after. Used at shutdown.
   void DetachStorage();
 
- private:
+  // Public so that the other endpoint groups (query_api.h, remote_read.h) share one
+  // attach/detach protocol.
   // A request's hold on storage: while any Lease lives, DetachStorage waits.
   class Lease {
    public:
@@ -77,6 +78,7 @@ class Api {
   // The lease, or an empty one after answering 503 while storage is not attached.
   Lease NeedDb(Response* resp) const;
 
+ private:
   void Series(const Request& req, Response* resp);
   void Labels(const Request& req, Response* resp);
   void LabelValues(const Request& req, Response* resp);

@@ -1,9 +1,6 @@
 // Request parameter parsing shared by the HTTP handlers: URL query strings and form
-// bodies, Prometheus-style times, and series selectors for match[].
-//
-// The selector parser accepts what the storage-only endpoints need — a metric name and/or
-// braces with `=`, `!=`, `=~`, `!~` matchers whose values are quoted with ", ' or `
-// (with Go's escapes) — and will give way to the PromQL parser once it lands.
+// bodies, and Prometheus-style times. Series selectors (match[]) are parsed by the PromQL
+// parser (promql::ParseMetricSelector), so they accept exactly what queries accept.
 //
 // Thread-safety: stateless functions.
 #pragma once
@@ -29,9 +26,5 @@ absl::Status ParseQueryString(std::string_view s, Params* out);
 // A time as Prometheus's API takes it: Unix seconds with an optional fraction ("1.5"), or
 // RFC 3339 ("2024-01-02T03:04:05.123Z", "...+02:00"). Returns milliseconds.
 absl::StatusOr<int64_t> ParseTime(std::string_view s);
-
-// Parses one series selector into matchers. At least one matcher must not match the empty
-// string, as Prometheus requires.
-absl::StatusOr<model::Matchers> ParseSelector(std::string_view s);
 
 }  // namespace vigil::http

@@ -58,53 +58,5 @@ TEST(ParseTime, RejectsGarbageWithPrometheusMessage) {
   }
 }
 
-TEST(ParseSelector, ParsesMetricNamesAndMatchers) {
-  struct Case {
-    const char* in;
-    std::vector<std::string> want;
-  } cases[] = {
-      {"up", {"__name__=\"up\""}},
-      {"node:cpu:rate5m", {"__name__=\"node:cpu:rate5m\""}},
-      {"up{job=\"a\"}", {"__name__=\"up\"", "job=\"a\""}},
-      {" up { job != 'a' , i=~\"h.*\", m!~`a.b`, } ",
-       {"__name__=\"up\"", "job!=\"a\"", "i=~\"h.*\"", "m!~\"a.b\""}},
-      {"{__name__=~\"node_.+\"}", {"__name__=~\"node_.+\""}},
-      {"{a=\"\\n\\\"\\u00e9\\x41\"}", {"a=\"\\n\\\"\xc3\xa9" "A\""}},
-  };
-  for (const auto& c : cases) {
-    auto m = ParseSelector(c.in);
-    ASSERT_TRUE(m.ok()) << c.in << ": " << m.status();
-    std::vector<std::string> got;
-    for (const auto& x : *m) got.push_back(x.ToString());
-    EXPECT_EQ(got, c.want) << c.in;
-  }
-}
-
-TEST(ParseSelector, RejectsMalformedSelectors) {
-  struct Case {
-    const char* in;
-    const char* want;
-  } cases[] = {
-      {"", "empty selector"},
-      {"{}", "empty selector"},
-      {"{a=\"\"}", "at least one non-empty matcher"},
-      {"{a=~\".*\"}", "at least one non-empty matcher"},
-      {"up{", "expected label name"},
-      {"up{a}", "expected a match operator"},
-      {"up{a=b}", "expected a quoted label value"},
-      {"up{a=\"b}", "unterminated quoted string"},
-      {"up{a=\"b\" c=\"d\"}", "expected \",\" or \"}\""},
-      {"up{a=~\"(\"}", "invalid"},
-      {"up x", "unexpected characters"},
-      {"up{__name__=\"x\"}", "metric name given twice"},
-      {"up{a=\"\\q\"}", "unknown escape"},
-  };
-  for (const auto& c : cases) {
-    auto m = ParseSelector(c.in);
-    EXPECT_FALSE(m.ok()) << c.in;
-    EXPECT_THAT(std::string(m.status().message()), HasSubstr(c.want)) << c.in;
-  }
-}
-
 }  // namespace
 }  // namespace vigil::http
