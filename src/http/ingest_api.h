@@ -1,0 +1,78 @@
+// The push endpoints beside remote_write (which Api serves), and /api/v1/metadata:
+//
+//   POST /api/v1/import/prometheus   text 0.0.4 or OpenMetrics (by Content-Type); query
+//                                    params `timestamp` (for samples without one) and
+//                                    `extra_label=name=value` (repeatable)   -> 204
+//   POST /ingest/metrics             JSON list (see ingest/push_decoders.h)   -> 204
+//   POST /write, /api/v2/write       Influx line protocol; `precision`, v1 `db` (added as
+//                                    label db)                                -> 204
+//   GET|HEAD /ping                   204, for Influx clients that probe
+//   POST /v1/metrics, /api/v1/otlp/v1/metrics   OTLP/HTTP protobuf            -> 200
+//   GET  /api/v1/metadata            HELP/TYPE/UNIT seen by the text and OTLP importers
+//
+// Every push request goes the same way: in-flight byte budget (429 + Retry-After: 1 when
+// Vigil is already decoding too much), Content-Encoding (gzip, deflate, snappy, zstd;
+// 415 for others, 413 past the decompressed size limit), decode (400 with line:col),
+// per-tenant rate limit (429 + Retry-After), then the shared BatchWriter (204, or 400
+// naming refused series and reasons, or 500). While no storage is attached: 503.
+//
+// Thread-safety: handlers run concurrently; Attach/Detach may be called at any time.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "base/metrics.h"
+#include "http/server.h"
+#include "ingest/decoded.h"
+#include "ingest/limits.h"
+#include "ingest/metadata.h"
+#include "ingest/writer.h"
+#include "storage/appender.h"
+
+namespace vigil::http {
+
+struct IngestApiOptions {
+  ingest::IngestOptions ingest;
+  ingest::RateLimit rate_limit;            // per tenant; 0 = unlimited
+  int64_t max_inflight_bytes = 512 << 20;  // compressed bodies being handled at once
+};
+
+class IngestApi {
+ public:
+  IngestApi(IngestApiOptions opts, metrics::Registry* registry);
+  ~IngestApi();
+
+  void Register(Router* router);
+  // `db` must stay valid until Detach() returns.
+  void Attach(storage::Appendable* db);
+  // New requests answer 503; waits for those in flight.
+  void Detach();
+
+  ingest::IngestMetrics* ingest_metrics() { return &metrics_; }
+  ingest::MetadataStore* metadata() { return &metadata_; }
+
+ private:
+  using Decoder = std::function<absl::Status(std::string_view body, int64_t now_ms,
+                                             ingest::DecodedBatch* out)>;
+  enum class Dialect { kPlain, kInflux, kOtlp };
+  // The shared path: every answer, success or failure, is written to `resp`.
+  void Push(const Request& req, Response* resp, std::string_view protocol, Dialect dialect,
+            const Decoder& decode);
+
+  void ImportPrometheus(const Request& req, Response* resp);
+  void IngestJson(const Request& req, Response* resp);
+  void InfluxWrite(const Request& req, Response* resp);
+  void Otlp(const Request& req, Response* resp);
+  void Metadata(const Request& req, Response* resp);
+
+  const IngestApiOptions opts_;
+  ingest::IngestMetrics metrics_;
+  ingest::MetadataStore metadata_;
+  ingest::TenantRateLimiter rate_;
+  ingest::InflightLimiter inflight_;
+  std::atomic<storage::Appendable*> db_{nullptr};
+  std::atomic<int64_t> in_use_{0};
+};
+
+}  // namespace vigil::http
