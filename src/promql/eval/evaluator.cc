@@ -192,7 +192,9 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       int64_t s = start, en = end;
       at_range(vs.at, vs.at_preproc, &s, &en);
       int64_t off = DurationMs(vs.offset);
-      add(&vs, s - off - opts_.lookback_delta_ms + 1, en - off);
+      // A smoothed selector interpolates towards the next sample, up to a lookback ahead.
+      add(&vs, s - off - opts_.lookback_delta_ms + 1,
+          en - off + (vs.smoothed ? opts_.lookback_delta_ms : 0));
       return;
     }
     case NodeKind::kMatrixSelector: {
@@ -202,7 +204,10 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       int64_t s = start, en = end;
       at_range(vs.at, vs.at_preproc, &s, &en);
       int64_t off = DurationMs(vs.offset);
-      add(&vs, s - off - DurationMs(ms.range) + 1, en - off);
+      // anchored/smoothed look one lookback beyond the window for their edge samples.
+      int64_t before = vs.anchored || vs.smoothed ? opts_.lookback_delta_ms : 0;
+      int64_t after = vs.smoothed ? opts_.lookback_delta_ms : 0;
+      add(&vs, s - off - DurationMs(ms.range) + 1 - before, en - off + after);
       return;
     }
     case NodeKind::kSubquery: {
@@ -373,6 +378,14 @@ absl::StatusOr<Value> Evaluator::EvalVectorSelector(const VectorSelector& vs, in
     const Point& p = *(it - 1);
     if (p.t <= ref - opts_.lookback_delta_ms) continue;
     if (model::IsStaleNaN(p.v)) continue;
+    if (vs.smoothed && p.t != ref && it != s.points.end() && !model::IsStaleNaN(it->v) &&
+        it->t <= ref + opts_.lookback_delta_ms) {
+      // The value on the line between the samples around the evaluation time.
+      double v = p.v + (it->v - p.v) * static_cast<double>(ref - p.t) /
+                           static_cast<double>(it->t - p.t);
+      out.vec.push_back({s.labels, v, ref});
+      continue;
+    }
     out.vec.push_back({s.labels, p.v, p.t});
   }
   return out;
@@ -391,11 +404,51 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
     out.range_start = ref - range;
     out.range_end = ref;
     auto by_time = [](int64_t t, const Point& p) { return t < p.t; };
+    out.anchored = vs.anchored;
+    out.smoothed = vs.smoothed;
+    int64_t start = ref - range;
     for (const LoadedSeries& s : l->series) {
-      auto lo = std::upper_bound(s.fresh.begin(), s.fresh.end(), ref - range, by_time);
+      auto lo = std::upper_bound(s.fresh.begin(), s.fresh.end(), start, by_time);
       auto hi = std::upper_bound(lo, s.fresh.end(), ref, by_time);
+      if (!vs.anchored && !vs.smoothed) {
+        if (lo == hi) continue;
+        out.mat.push_back({s.labels, std::span<const Point>(&*lo, static_cast<size_t>(hi - lo))});
+        continue;
+      }
+      // A window with no sample of its own yields nothing, edges or not.
       if (lo == hi) continue;
-      out.mat.push_back({s.labels, std::span<const Point>(&*lo, static_cast<size_t>(hi - lo))});
+      // The samples just outside the window, if recent enough.
+      const Point* before = nullptr;
+      if (lo != s.fresh.begin() && (lo - 1)->t > start - opts_.lookback_delta_ms) before = &*(lo - 1);
+      const Point* after = nullptr;
+      if (hi != s.fresh.end() && hi->t <= ref + opts_.lookback_delta_ms) after = &*hi;
+      std::vector<Point> pts;
+      if (vs.anchored) {
+        if (before != nullptr) pts.push_back(*before);
+        pts.insert(pts.end(), lo, hi);
+      } else {
+        // Values at the window's edges, interpolated between the neighbouring samples.
+        auto at = [](const Point* a, const Point* b, int64_t t) {
+          if (a == nullptr) return b->v;
+          if (b == nullptr) return a->v;
+          if (b->t == a->t) return b->v;
+          return a->v + (b->v - a->v) * static_cast<double>(t - a->t) /
+                            static_cast<double>(b->t - a->t);
+        };
+        const Point* first_in = lo != hi ? &*lo : after;
+        const Point* last_in = lo != hi ? &*(hi - 1) : before;
+        if (first_in == nullptr && before == nullptr) continue;
+        pts.push_back({start, at(before, first_in, start)});
+        for (auto it = lo; it != hi; ++it) {
+          if (it->t != ref) pts.push_back(*it);
+        }
+        if (last_in != nullptr || after != nullptr) {
+          pts.push_back({ref, at(last_in ? last_in : before, after, ref)});
+        }
+      }
+      if (pts.empty()) continue;
+      out.owned.push_back(std::move(pts));
+      out.mat.push_back({s.labels, out.owned.back()});
     }
     return out;
   }

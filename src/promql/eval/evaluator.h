@@ -61,6 +61,11 @@ struct RangeArg {
   int64_t range_start = 0;  // exclusive
   int64_t range_end = 0;    // inclusive
   int64_t range_ms = 0;
+  // Extended range selectors (experimental upstream): `anchored` adds the last sample at
+  // or before the window's start; `smoothed` replaces the edges with values interpolated
+  // at range_start and range_end. Either way rate() and friends do not extrapolate.
+  bool anchored = false;
+  bool smoothed = false;
 };
 
 struct Value {

@@ -409,6 +409,17 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
       scalars.push_back(s.scalar);
     }
     ASSIGN_OR_RETURN(RangeArg r, EvalRange(*c.args[matrix_arg], ts));
+    if (r.anchored || r.smoothed) {
+      bool ok = name == "rate" || name == "increase" || name == "delta" ||
+                (r.anchored && (name == "changes" || name == "resets"));
+      if (!ok) {
+        return absl::InvalidArgumentError(fmt::format(
+            "{} modifier can only be used with: {} - not with {}",
+            r.anchored ? "anchored" : "smoothed",
+            r.anchored ? "changes, delta, increase, rate, resets" : "delta, increase, rate",
+            name));
+      }
+    }
     if (name == "absent_over_time") {
       if (r.mat.empty()) out.vec.push_back({Intern(AbsentLabels(*c.args[0])), 1, ts});
       return out;
@@ -434,7 +445,16 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
       if (p.empty()) continue;
       double v = 0;
       bool have = true;
-      if (name == "rate" || name == "increase" || name == "delta") {
+      if ((name == "rate" || name == "increase" || name == "delta") && (r.anchored || r.smoothed)) {
+        // The edges are already at the window's bounds: no extrapolation.
+        v = p.back().v - p.front().v;
+        if (counter_fn) {
+          for (size_t i = 1; i < p.size(); ++i) {
+            if (p[i].v < p[i - 1].v) v += p[i - 1].v;
+          }
+        }
+        if (name == "rate") v /= static_cast<double>(r.range_ms) / 1000.0;
+      } else if (name == "rate" || name == "increase" || name == "delta") {
         have = ExtrapolatedRate(p, r, counter_fn, name == "rate", &v);
       } else if (name == "irate" || name == "idelta") {
         if (p.size() < 2) {
