@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  vigil::cmd::PushIngestFlags push_flags;
+  push_flags.Add(server);
+
   vigil::cmd::QueryCmdOptions query_opts;
   CLI::App* query = app.add_subcommand(
       "query", "Evaluate a PromQL expression on a running server and print the answer.");
@@ -173,6 +176,10 @@ int main(int argc, char** argv) {
     cfg.http_handler_threads = http_threads;
     cfg.build = {VIGIL_VERSION, VIGIL_REVISION, VIGIL_BRANCH, VIGIL_BUILD_USER, VIGIL_BUILD_DATE};
     cfg.retention_text = retention_time;
+    if (absl::Status st = push_flags.Resolve(&cfg.push); !st.ok()) {
+      std::fprintf(stderr, "vigil: %s\n", std::string(st.message()).c_str());
+      return kUsageError;
+    }
     for (const CLI::Option* opt : server->get_options()) {
       if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help") continue;
       std::vector<std::string> vals = opt->results();

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/status.h"
+#include "cmd/push_ingest.h"
 #include "cmd/service.h"
 #include "http/query_api.h"
 #include "http/remote_read.h"
@@ -141,6 +142,8 @@ int RunServer(const ServerConfig& cfg) {
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
   api.Register(&router);
+  PushIngest push(cfg.push, &registry);
+  push.Register(&router);
   http::QueryApiOptions query_opts;
   query_opts.flags = cfg.flags;
   query_opts.config_yaml = config_yaml;
@@ -161,6 +164,7 @@ int RunServer(const ServerConfig& cfg) {
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
   services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
+  services.Add(push.NewService([storage_ptr] { return storage_ptr->db(); }));
 
   if (absl::Status s = services.StartAll(); !s.ok()) {
     VLOG_ERROR("main", "FATAL: {}", Msg(s));

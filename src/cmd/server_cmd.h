@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmd/push_ingest.h"
 #include "http/api.h"
 #include "storage/db.h"
 
@@ -29,6 +30,7 @@ struct ServerConfig {
   // Every server flag with its value, for /api/v1/status/flags.
   std::vector<std::pair<std::string, std::string>> flags;
   std::string retention_text = "15d";  // as given, for /api/v1/status/runtimeinfo
+  PushIngestConfig push;               // push endpoints, StatsD, ingestion limits
 };
 
 // Runs the server; returns the process exit code (0 after a clean shutdown, 1 when startup
