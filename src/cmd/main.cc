@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "base/log.h"
+#include "cmd/check_config_cmd.h"
 #include "cmd/flags.h"
 #include "cmd/query_cmd.h"
 #include "cmd/server_cmd.h"
@@ -132,6 +133,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json"}));
 
+  CLI::App* check = app.add_subcommand("check", "Validate configuration and rule files.");
+  check->require_subcommand(1);
+  std::vector<std::string> check_config_files;
+  CLI::App* check_config = check->add_subcommand(
+      "config", "Check prometheus.yml files as promtool check config does.");
+  check_config->add_option("files", check_config_files, "Config files.")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -146,6 +154,7 @@ int main(int argc, char** argv) {
   }
 
   if (query->parsed()) return vigil::cmd::RunQuery(query_opts);
+  if (check_config->parsed()) return vigil::cmd::RunCheckConfig(check_config_files);
   if (server->parsed()) {
     ServerConfig cfg;
     cfg.config_file = config_file;

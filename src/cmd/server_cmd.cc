@@ -11,11 +11,13 @@
 #include "base/metrics.h"
 #include "base/status.h"
 #include "cmd/push_ingest.h"
+#include "cmd/scrape_service.h"
 #include "cmd/service.h"
 #include "http/query_api.h"
 #include "http/remote_read.h"
 #include "http/self_metrics.h"
 #include "http/server.h"
+#include "http/targets_api.h"
 #include "ingest/remote_write.h"
 #include "yaml-cpp/yaml.h"
 
@@ -111,6 +113,7 @@ int RunServer(const ServerConfig& cfg) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);  // reload
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   VLOG_INFO("main", "starting Vigil {} (revision {}, branch {})", cfg.build.version,
@@ -142,6 +145,8 @@ int RunServer(const ServerConfig& cfg) {
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
   api.Register(&router);
+  http::TargetsApi targets_api;  // /api/v1/targets, /api/v1/targets/metadata, /-/reload
+  targets_api.Register(&router);
   PushIngest push(cfg.push, &registry);
   push.Register(&router);
   http::QueryApiOptions query_opts;
@@ -164,6 +169,11 @@ int RunServer(const ServerConfig& cfg) {
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
   services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
+  auto scrape = std::make_unique<ScrapeService>(
+      cfg.config_file, [storage_ptr]() -> storage::Appendable* { return storage_ptr->db(); },
+      &registry, &targets_api);
+  ScrapeService* scrape_ptr = scrape.get();
+  services.Add(std::move(scrape));
   services.Add(push.NewService([storage_ptr] { return storage_ptr->db(); }));
 
   if (absl::Status s = services.StartAll(); !s.ok()) {
@@ -174,7 +184,10 @@ int RunServer(const ServerConfig& cfg) {
   }
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    VLOG_INFO("main", "received SIGHUP; reloading the configuration");
+    (void)scrape_ptr->Reload();  // a refused reload is logged; the old config keeps running
+  }
   VLOG_INFO("main", "received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   const auto t0 = std::chrono::steady_clock::now();
   services.StopAll();

@@ -1,0 +1,55 @@
+// ScrapeService: runs the scrape manager for the server, fed from --config.file, and
+// reloads it on SIGHUP and POST /-/reload.
+//
+// A reload re-reads and fully validates the file first; a bad file is refused with the
+// reason (logged, and returned to /-/reload) and the running configuration stays. A good
+// one is applied with Manager::ApplyConfig, which keeps unchanged targets' state.
+//
+// Thread-safety: Reload() may be called from any thread (serialized internally).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "base/metrics.h"
+#include "cmd/service.h"
+#include "ingest/writer.h"
+#include "scrape/manager.h"
+#include "storage/appender.h"
+
+namespace vigil::http {
+class TargetsApi;
+}
+
+namespace vigil::cmd {
+
+class ScrapeService : public Service {
+ public:
+  // `db` is called at Start (the storage service opens the DB first). `targets_api` may be
+  // nullptr. All must outlive the service.
+  ScrapeService(std::string config_file, std::function<storage::Appendable*()> db,
+                metrics::Registry* registry, http::TargetsApi* targets_api);
+  ~ScrapeService() override;
+
+  std::string_view name() const override { return "scrape manager"; }
+  absl::Status Start() override;
+  void Stop() override;
+
+  absl::Status Reload();
+
+ private:
+  const std::string config_file_;
+  const std::function<storage::Appendable*()> db_;
+  metrics::Registry* const registry_;
+  http::TargetsApi* const targets_api_;
+  std::mutex reload_mu_;
+  std::unique_ptr<ingest::IngestMetrics> ingest_metrics_;
+  std::unique_ptr<scrape::Manager> manager_;
+  metrics::Counter* reloads_ok_ = nullptr;
+  metrics::Counter* reloads_failed_ = nullptr;
+};
+
+}  // namespace vigil::cmd
