@@ -15,6 +15,8 @@ PACKAGES=(
   curl python3-protobuf python3-snappy python3-requests
   # the reference server of the PromQL differential test (tests/integration)
   prometheus
+  # alerting integration tests: a real Alertmanager and an SMTP sink
+  prometheus-alertmanager python3-aiosmtpd
   # scrape integration test targets; OpenSSL's libcrypto (MD5 of relabel hashmod)
   prometheus-node-exporter python3-prometheus-client libssl-dev
 )

@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "base/log.h"
 #include "cmd/check_config_cmd.h"
+#include "cmd/check_cmd.h"
 #include "cmd/flags.h"
 #include "cmd/query_cmd.h"
 #include "cmd/server_cmd.h"
@@ -67,6 +68,13 @@ int main(int argc, char** argv) {
   int64_t max_series_per_metric = 0;
   std::string log_level = "info";
   int http_threads = 0;
+  std::string alertmanager_config_file;
+  std::string external_url;
+  server->add_option("--alertmanager.config.file", alertmanager_config_file,
+                     "Alertmanager-style notification config (route, receivers, inhibit_rules, "
+                     "time_intervals) for the built-in notifier.");
+  server->add_option("--web.external-url", external_url,
+                     "The URL under which Vigil is reached, used in alert links.");
 
   server->add_option("--config.file", config_file,
                      "Configuration file (prometheus.yml syntax). Without it Vigil runs on "
@@ -139,6 +147,10 @@ int main(int argc, char** argv) {
   CLI::App* check_config = check->add_subcommand(
       "config", "Check prometheus.yml files as promtool check config does.");
   check_config->add_option("files", check_config_files, "Config files.")->required();
+  std::vector<std::string> check_rules_files;
+  CLI::App* check_rules = check->add_subcommand(
+      "rules", "Check rule files as promtool check rules does (exit 1 on any error).");
+  check_rules->add_option("files", check_rules_files, "Rule files.")->required();
 
   try {
     app.parse(argc, argv);
@@ -155,6 +167,7 @@ int main(int argc, char** argv) {
 
   if (query->parsed()) return vigil::cmd::RunQuery(query_opts);
   if (check_config->parsed()) return vigil::cmd::RunCheckConfig(check_config_files);
+  if (check_rules->parsed()) return vigil::cmd::RunCheckRules(check_rules_files);
   if (server->parsed()) {
     ServerConfig cfg;
     cfg.config_file = config_file;
@@ -189,6 +202,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vigil: %s\n", std::string(st.message()).c_str());
       return kUsageError;
     }
+    cfg.alertmanager_config_file = alertmanager_config_file;
+    cfg.external_url = external_url;
     for (const CLI::Option* opt : server->get_options()) {
       if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help") continue;
       std::vector<std::string> vals = opt->results();

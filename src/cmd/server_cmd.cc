@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "cmd/push_ingest.h"
 #include "cmd/scrape_service.h"
+#include "cmd/alerting_service.h"
 #include "cmd/service.h"
 #include "http/query_api.h"
 #include "http/remote_read.h"
@@ -175,6 +176,13 @@ int RunServer(const ServerConfig& cfg) {
   ScrapeService* scrape_ptr = scrape.get();
   services.Add(std::move(scrape));
   services.Add(push.NewService([storage_ptr] { return storage_ptr->db(); }));
+  // Rules and notifications (engineer H): handlers registered before the server starts.
+  auto alerting = std::make_unique<AlertingService>(AlertingOptions{
+      cfg.config_file, cfg.alertmanager_config_file, cfg.storage.path, cfg.external_url, &registry,
+      [storage_ptr]() -> storage::DB* { return storage_ptr->db(); }});
+  alerting->Register(&router);
+  AlertingService* alerting_ptr = alerting.get();
+  services.Add(std::move(alerting));
 
   if (absl::Status s = services.StartAll(); !s.ok()) {
     VLOG_ERROR("main", "FATAL: {}", Msg(s));
@@ -187,6 +195,9 @@ int RunServer(const ServerConfig& cfg) {
   while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
     VLOG_INFO("main", "received SIGHUP; reloading the configuration");
     (void)scrape_ptr->Reload();  // a refused reload is logged; the old config keeps running
+    if (absl::Status rs = alerting_ptr->Reload(); !rs.ok()) {
+      VLOG_ERROR("main", "reloading rules: {}", Msg(rs));
+    }
   }
   VLOG_INFO("main", "received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   const auto t0 = std::chrono::steady_clock::now();

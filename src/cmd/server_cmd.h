@@ -31,6 +31,8 @@ struct ServerConfig {
   std::vector<std::pair<std::string, std::string>> flags;
   std::string retention_text = "15d";  // as given, for /api/v1/status/runtimeinfo
   PushIngestConfig push;               // push endpoints, StatsD, ingestion limits
+  std::string alertmanager_config_file;  // --alertmanager.config.file (notify routing)
+  std::string external_url;              // --web.external-url, for alert links
 };
 
 // Runs the server; returns the process exit code (0 after a clean shutdown, 1 when startup
