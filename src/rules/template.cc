@@ -822,6 +822,8 @@ class Executor {
         } else if (auto* m = std::get_if<Map>(&v.v)) {
           for (const auto& [k, val] : *m) items.push_back({Value{k}, Value{val}});
         } else if (auto* num = std::get_if<Num>(&v.v); num != nullptr && num->is_int) {
+          // Bounded so that a template cannot stall an evaluation.
+          if (num->v > 100000) return absl::InvalidArgumentError("range over more than 100000 integers");
           for (int64_t i = 0; i < static_cast<int64_t>(num->v); ++i) {
             items.push_back({Value{Num{double(i), true}}, Value{Num{double(i), true}}});
           }
