@@ -19,6 +19,8 @@ PACKAGES=(
   prometheus-alertmanager python3-aiosmtpd
   # scrape integration test targets; OpenSSL's libcrypto (MD5 of relabel hashmod)
   prometheus-node-exporter python3-prometheus-client libssl-dev
+  # push-ingestion senders (test_ingest_*.py); npm peers come from tests/integration/package.json
+  python3-statsd nodejs npm
 )
 
 missing=()

@@ -17,6 +17,17 @@ absl::Status Bad(size_t index, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("cannot parse metric #{}: {}", index, what));
 }
 
+// simdjson reports malformed input through is_null() too; reading its result with get()
+// keeps that an error value (the implicit conversion would throw).
+bool IsNull(simdjson::ondemand::value& v, size_t index, absl::Status* st) {
+  bool null = false;
+  if (auto err = v.is_null().get(null); err != simdjson::SUCCESS) {
+    *st = Bad(index, simdjson::error_message(err));
+    return false;
+  }
+  return null;
+}
+
 absl::Status DecodeOne(simdjson::ondemand::object obj, size_t index, int64_t now_ms,
                        DecodedBatch* out) {
   std::string name;
@@ -24,6 +35,7 @@ absl::Status DecodeOne(simdjson::ondemand::object obj, size_t index, int64_t now
   double value = 0;
   std::optional<double> ts;
   std::vector<model::Label> labels;
+  absl::Status st;
   for (auto field : obj) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) return Bad(index, "invalid key");
@@ -35,7 +47,8 @@ absl::Status DecodeOne(simdjson::ondemand::object obj, size_t index, int64_t now
       name.assign(s);
       have_name = true;
     } else if (key == "labels") {
-      if (v.is_null()) continue;
+      if (IsNull(v, index, &st)) continue;
+      if (!st.ok()) return st;
       simdjson::ondemand::object lo;
       if (v.get_object().get(lo) != simdjson::SUCCESS) {
         return Bad(index, "\"labels\" must be an object of strings");
@@ -49,7 +62,8 @@ absl::Status DecodeOne(simdjson::ondemand::object obj, size_t index, int64_t now
         labels.push_back({std::string(ln), std::string(lv)});
       }
     } else if (key == "timestamp") {
-      if (v.is_null()) continue;
+      if (IsNull(v, index, &st)) continue;
+      if (!st.ok()) return st;
       double d;
       if (v.get_double().get(d) != simdjson::SUCCESS) {
         return Bad(index, "\"timestamp\" must be a number (seconds below 1e11, else milliseconds)");

@@ -72,6 +72,10 @@ TEST(DecodeJson, RejectsMalformedDocuments) {
       {"[{\"name\": \"x\", \"value\": 1, \"labels\": []}]", "\"labels\" must be an object"},
       {"[{\"name\": \"x\", \"value\": 1, \"timestamp\": \"2024-01-01\"}]", "\"timestamp\" must be a number"},
       {"[{\"name\":\"x\",\"value\":1},{\"name\":\"y\"}]", "#1: missing \"value\""},
+      // Found by json_ingest_fuzzer: malformed input where "labels" or "timestamp" may be
+      // null used to throw out of simdjson instead of failing.
+      {"[{\"name\":\"t\",\"labels\":name:\"b\"}]", "cannot parse metric #0"},
+      {"[{\"name\":\"t\",\"timestamp\":nul}]", "cannot parse metric #0"},
   };
   for (const auto& [in, want] : cases) {
     DecodedBatch b;

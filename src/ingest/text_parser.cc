@@ -368,7 +368,8 @@ absl::Status TextParser::ParseSample(size_t end) {
   labels_.clear();
   ts_.reset();
   has_exemplar_ = false;
-  if (!IsNameStart(in_[p], true)) {
+  // p == end: an OpenMetrics line of blanks only (0.0.4 skips those before getting here).
+  if (p >= end || !IsNameStart(in_[p], true)) {
     return Error(p, fmt::format("expected a metric name, got {}", Show(in_, p)));
   }
   const size_t np = p;

@@ -177,7 +177,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"OmExemplarNoValue", kOM, "m_total 1 # {a=\"b\"}\n# EOF\n", "exemplar's value"},
         BadCase{"OmExemplarBadValue", kOM, "m_total 1 # {a=\"b\"} x\n# EOF\n", "invalid exemplar value"},
         BadCase{"PromExemplar", kProm, "m_total 1 # {a=\"b\"} 1\n", "unexpected text '#'"},
-        BadCase{"ControlByte", kProm, "m\x01 1\n", "byte 0x01"}),
+        BadCase{"ControlByte", kProm, "m\x01 1\n", "byte 0x01"},
+        // Found by text_parser_fuzzer: a line of blanks read past its end.
+        BadCase{"OmBlankLine", kOM, " ", "1:2: expected a metric name, got end of line"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TextParser, StaysFailedAfterAnError) {
