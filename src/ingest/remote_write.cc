@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "fmt/format.h"
 #include "ingest/remote_write_decoder.h"
+#include "ingest/writer.h"
 #include "model/labels.h"
 #define XXH_INLINE_ALL
 #include "xxhash.h"
@@ -15,10 +16,8 @@
 namespace vigil::ingest {
 namespace {
 
-constexpr std::string_view kTenantLabel = "__tenant__";
-// Reasons ingest refuses a sample by itself, beside storage's Reject names.
-constexpr std::string_view kReasonInvalidLabels = "invalid_labels";
-constexpr std::string_view kReasonTooFarInFuture = "too_far_in_future";
+// Refusal reasons and series validation are shared with the other push protocols
+// (ingest/writer.h).
 // How many refused series a 400 message names.
 constexpr int kMaxExamples = 3;
 
@@ -63,16 +62,7 @@ void FillLabels(const WriteRequestView& v, const SeriesView& s, model::Labels* l
   }
 }
 
-absl::Status ValidateLabels(const model::Labels& labels) {
-  if (labels.empty()) return absl::InvalidArgumentError("series has no labels");
-  for (const auto& l : labels) {
-    if (l.name.starts_with(kTenantLabel)) {
-      return absl::InvalidArgumentError(
-          fmt::format("label name \"{}\" is reserved in series {}", l.name, labels.ToString()));
-    }
-  }
-  return labels.Validate();
-}
+absl::Status ValidateLabels(const model::Labels& labels) { return ValidateSeries(labels); }
 
 std::string_view Msg(const absl::Status& s) { return {s.message().data(), s.message().size()}; }
 
