@@ -154,16 +154,21 @@ TEST_F(IngestApiTest, RateLimitAnswers429WithRetryAfterAndCounts) {
   IngestApiOptions o;
   o.rate_limit = {10, 10};
   Start(o);
-  std::string body;
-  for (int i = 0; i < 10; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
-  EXPECT_EQ(Post("/api/v1/import/prometheus", body).status, 204);
-  auto r = Post("/api/v1/import/prometheus", body);
+  // The first request is admitted on a full bucket and leaves the tenant 20 samples in
+  // debt, so the second is refused however slowly the machine runs (2 s to repay).
+  auto lines = [](int n) {
+    std::string body;
+    for (int i = 0; i < n; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
+    return body;
+  };
+  EXPECT_EQ(Post("/api/v1/import/prometheus", lines(30)).status, 204);
+  auto r = Post("/api/v1/import/prometheus", lines(10));
   EXPECT_EQ(r.status, 429);
   EXPECT_THAT(r.body, HasSubstr("over its ingestion rate limit of 10 samples/s"));
   EXPECT_FALSE(r.headers["retry-after"].empty());
   auto m = client_->Do("GET", "/metrics").body;
   EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_samples_rejected_total{protocol="prometheus_text",reason="rate_limited"} 10)"));
-  EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_samples_total{protocol="prometheus_text"} 10)"));
+  EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_samples_total{protocol="prometheus_text"} 30)"));
   EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_requests_total{protocol="prometheus_text",result="rate_limited"} 1)"));
 }
 
