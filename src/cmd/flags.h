@@ -9,16 +9,14 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "config/units.h"
 
 namespace vigil::cmd {
 
-// Prometheus duration: one or more <integer><unit> with units y (365d), w, d, h, m, s, ms
-// in decreasing order, or "0". Returns milliseconds.
-absl::StatusOr<int64_t> ParseDuration(std::string_view s);
-
-// A byte size: an integer with an optional unit B, KB, MB, GB, TB, PB, EB (powers of 1024,
-// as Prometheus reads them) or KiB, MiB, ... (the same values). "0" means none.
-absl::StatusOr<int64_t> ParseBytes(std::string_view s);
+// Durations ("15d", "2h30m", "100ms") and byte sizes ("512MB", "1TiB") are read exactly
+// as in config files (config/units.h).
+using config::ParseBytes;
+using config::ParseDuration;
 
 struct WalSyncPolicy {
   bool always = false;

@@ -100,11 +100,11 @@ absl::StatusOr<int64_t> ParseBytes(std::string_view s) {
     n = n * 10 + (s[i++] - '0');
   }
   if (i == 0) return Invalid("size", s, "expected a number such as 512MB or 10GB");
-  std::string unit(s.substr(i));
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // Case matters, as in Prometheus: "10mb" is refused rather than guessed at.
+  std::string_view unit = s.substr(i);
   static constexpr std::pair<std::string_view, int> kUnits[] = {
       {"", 0},   {"B", 0},    {"KB", 10},  {"MB", 20},  {"GB", 30},  {"TB", 40},  {"PB", 50},
-      {"EB", 60}, {"KIB", 10}, {"MIB", 20}, {"GIB", 30}, {"TIB", 40}, {"PIB", 50}, {"EIB", 60}};
+      {"EB", 60}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}, {"PiB", 50}, {"EiB", 60}};
   for (const auto& [name, shift] : kUnits) {
     if (unit == name) {
       if (shift > 0 && n > (std::numeric_limits<int64_t>::max() >> shift)) {

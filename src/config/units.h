@@ -3,7 +3,8 @@
 // Durations: one or more <number><unit> with units y, w, d, h, m, s, ms in that order,
 // e.g. "15d", "1h30m", "500ms", or "0". A year is 365 days. Sizes: <number><unit> with
 // B, KB, MB, GB, TB, PB, EB (powers of 1024, as Prometheus's --storage.tsdb.retention.size),
-// the explicit binary forms KiB, MiB, ..., or a bare number of bytes.
+// the explicit binary forms KiB, MiB, ..., or a bare number of bytes. Units are
+// case-sensitive, as in Prometheus.
 //
 // Thread-safety: stateless.
 #pragma once
