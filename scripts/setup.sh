@@ -20,13 +20,18 @@ PACKAGES=(
   # scrape integration test targets; OpenSSL's libcrypto (MD5 of relabel hashmod)
   prometheus-node-exporter python3-prometheus-client libssl-dev
   # push-ingestion senders (test_ingest_*.py); npm peers come from tests/integration/package.json
-  python3-statsd nodejs npm
+  python3-statsd
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the npm-based test peers. Take Debian's only where no node/npm is on
+# PATH: a machine that already has them from elsewhere would conflict with Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
   if [ "$(id -u)" != 0 ]; then
