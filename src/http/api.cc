@@ -213,31 +213,9 @@ void Api::Series(const Request& req, Response* resp) {
 }
 
 void Api::Labels(const Request& req, Response* resp) {
-  std::vector<model::Matchers> sets;
-  int64_t start, end, limit;
-  if (!MatchParams(req, false, &sets, resp) || !TimeRange(req, &start, &end, resp) ||
-      !LimitParam(req, &limit, resp)) {
-    return;
-  }
-  Lease lease = NeedDb(resp);
-  if (!lease) return;
-  storage::DB* d = lease.db();
-  auto q = d->NewQuerier(kTenant, start, end);
-  if (!q.ok()) return Internal(resp, Msg(q.status()));
-  if (sets.empty()) sets.emplace_back();
-  std::set<std::string> names;
-  for (const auto& m : sets) {
-    auto got = (*q)->LabelNames(m);
-    if (!got.ok()) return Internal(resp, Msg(got.status()));
-    names.insert(got->begin(), got->end());
-  }
-  std::vector<std::string> out(names.begin(), names.end());
-  std::vector<std::string> warnings;
-  if (limit > 0 && static_cast<int64_t>(out.size()) > limit) {
-    out.resize(limit);
-    warnings.emplace_back(kTruncated);
-  }
-  resp->Json(200, StringListJson(out, warnings));
+  RespondNameUnion(req, resp, [](storage::Querier& q, const model::Matchers& m) {
+    return q.LabelNames(m);
+  });
 }
 
 void Api::LabelValues(const Request& req, Response* resp) {
@@ -245,6 +223,12 @@ void Api::LabelValues(const Request& req, Response* resp) {
   if (!model::IsValidLabelName(name)) {
     return BadData(resp, fmt::format("invalid label name: \"{}\"", name));
   }
+  RespondNameUnion(req, resp, [&name](storage::Querier& q, const model::Matchers& m) {
+    return q.LabelValues(name, m);
+  });
+}
+
+void Api::RespondNameUnion(const Request& req, Response* resp, const NameLister& list) const {
   std::vector<model::Matchers> sets;
   int64_t start, end, limit;
   if (!MatchParams(req, false, &sets, resp) || !TimeRange(req, &start, &end, resp) ||
@@ -253,17 +237,16 @@ void Api::LabelValues(const Request& req, Response* resp) {
   }
   Lease lease = NeedDb(resp);
   if (!lease) return;
-  storage::DB* d = lease.db();
-  auto q = d->NewQuerier(kTenant, start, end);
+  auto q = lease.db()->NewQuerier(kTenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   if (sets.empty()) sets.emplace_back();
-  std::set<std::string> values;
+  std::set<std::string> names;
   for (const auto& m : sets) {
-    auto got = (*q)->LabelValues(name, m);
+    auto got = list(**q, m);
     if (!got.ok()) return Internal(resp, Msg(got.status()));
-    values.insert(got->begin(), got->end());
+    names.insert(got->begin(), got->end());
   }
-  std::vector<std::string> out(values.begin(), values.end());
+  std::vector<std::string> out(names.begin(), names.end());
   std::vector<std::string> warnings;
   if (limit > 0 && static_cast<int64_t>(out.size()) > limit) {
     out.resize(limit);

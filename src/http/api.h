@@ -18,6 +18,8 @@
 // while none is attached.
 #pragma once
 
+#include <functional>
+
 #include <atomic>
 #include <string>
 
@@ -82,6 +84,11 @@ class Api {
   void Series(const Request& req, Response* resp);
   void Labels(const Request& req, Response* resp);
   void LabelValues(const Request& req, Response* resp);
+  // Shared body of /labels and /label/<name>/values: the sorted union of `list` over every
+  // match[] set (or all series), cut at `limit` with a warning.
+  using NameLister = std::function<absl::StatusOr<std::vector<std::string>>(
+      storage::Querier&, const model::Matchers&)>;
+  void RespondNameUnion(const Request& req, Response* resp, const NameLister& list) const;
   void Export(const Request& req, Response* resp);
   void Write(const Request& req, Response* resp);
   void Snapshot(const Request& req, Response* resp);
