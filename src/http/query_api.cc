@@ -355,6 +355,27 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseFlatJsonOb
   return out;
 }
 
+
+// Parses the expression of a range query, which must be a scalar or an instant vector.
+// Answers bad_data naming `param` and returns nullptr otherwise.
+promql::ExprPtr ParseRangeQueryExpr(std::string_view text, std::string_view param,
+                                    Response* resp) {
+  auto expr = promql::ParseExpr(text);
+  if (!expr.ok()) {
+    InvalidParam(resp, param, Msg(expr.status()));
+    return nullptr;
+  }
+  promql::ValueType type = (*expr)->Type();
+  if (type != promql::ValueType::kScalar && type != promql::ValueType::kVector) {
+    InvalidParam(resp, param,
+                 fmt::format("invalid expression type \"{}\" for range query, must be "
+                             "Scalar or instant Vector",
+                             promql::ValueTypeName(type)));
+    return nullptr;
+  }
+  return *std::move(expr);
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> ParseDurationParam(std::string_view s) {
@@ -522,20 +543,13 @@ void QueryApi::QueryRange(const Request& req, Response* resp) const {
   promql::EngineOptions eo = opts_.engine;
   if (!EngineParams(req, &eo, resp) || !LimitParam(req, &limit, resp)) return;
   std::string_view text = req.Param("query");
-  auto expr = promql::ParseExpr(text);
-  if (!expr.ok()) return InvalidParam(resp, "query", Msg(expr.status()));
-  promql::ValueType type = (*expr)->Type();
-  if (type != promql::ValueType::kScalar && type != promql::ValueType::kVector) {
-    return InvalidParam(resp, "query",
-                        fmt::format("invalid expression type \"{}\" for range query, must be "
-                                    "Scalar or instant Vector",
-                                    promql::ValueTypeName(type)));
-  }
+  promql::ExprPtr expr = ParseRangeQueryExpr(text, "query", resp);
+  if (expr == nullptr) return;
   Api::Lease lease = api_->NeedDb(resp);
   if (!lease) return;
   const auto t1 = std::chrono::steady_clock::now();
   promql::Engine engine(eo);
-  auto res = engine.Exec(*lease.db(), kTenant, **expr, start, end, *step, text);
+  auto res = engine.Exec(*lease.db(), kTenant, *expr, start, end, *step, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   const auto t2 = std::chrono::steady_clock::now();
   ApplyLimit(limit, &*res);
@@ -716,18 +730,11 @@ void QueryApi::SeedRange(const Request& req, Response* resp) const {
   }
   promql::EngineOptions eo = opts_.engine;
   if (!EngineParams(req, &eo, resp)) return;
-  auto expr = promql::ParseExpr(text);
-  if (!expr.ok()) return InvalidParam(resp, "expr", Msg(expr.status()));
-  promql::ValueType type = (*expr)->Type();
-  if (type != promql::ValueType::kScalar && type != promql::ValueType::kVector) {
-    return InvalidParam(resp, "expr",
-                        fmt::format("invalid expression type \"{}\" for range query, must be "
-                                    "Scalar or instant Vector",
-                                    promql::ValueTypeName(type)));
-  }
+  promql::ExprPtr expr = ParseRangeQueryExpr(text, "expr", resp);
+  if (expr == nullptr) return;
   Api::Lease lease = api_->NeedDb(resp);
   if (!lease) return;
-  auto res = promql::Engine(eo).Exec(*lease.db(), kTenant, **expr, start, end, step, text);
+  auto res = promql::Engine(eo).Exec(*lease.db(), kTenant, *expr, start, end, step, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   std::string out = "{\"status\":\"success\",\"data\":";
   AppendSeedData(&out, *res);
