@@ -215,7 +215,9 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       int64_t s = start, en = end;
       at_range(sq.at, sq.at_preproc, &s, &en);
       int64_t off = DurationMs(sq.offset);
+      ++subquery_depth_;
       PrepareNode(*sq.expr, s - off - DurationMs(sq.range), en - off);
+      --subquery_depth_;
       return;
     }
     case NodeKind::kParen:
@@ -264,11 +266,13 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
         PrepareNode(*c.args[0], start, end);
         return;
       }
+      if (subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       for (const auto& a : c.args) PrepareNode(*a, start, end);
       return;
     }
     case NodeKind::kAggregate: {
       const auto& a = static_cast<const AggregateExpr&>(e);
+      if (subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       if (a.param) PrepareNode(*a.param, start, end);
       PrepareNode(*a.expr, start, end);
       return;
@@ -497,6 +501,11 @@ absl::StatusOr<RangeArg> Evaluator::EvalRange(const Expr& e, int64_t ts) {
 
 absl::StatusOr<Value> Evaluator::Eval(const Expr& e, int64_t ts) {
   RETURN_IF_ERROR(CheckLimits());
+  if (!batch_nodes_.empty() && batch_nodes_.count(&e) != 0) {
+    Value v;
+    ASSIGN_OR_RETURN(bool batched, EvalBatched(e, ts, &v));
+    if (batched) return v;
+  }
   switch (e.kind) {
     case NodeKind::kNumberLiteral: {
       Value v;
@@ -916,11 +925,7 @@ double Quantile(double q, std::vector<double>& values) {
 
 struct Group {
   const model::Labels* labels;
-  double value = 0;     // sum / min / max / stdvar aux
-  double kahan_c = 0;
-  double mean = 0;
-  double count = 0;
-  bool incremental_mean = false;
+  AggState st;
   std::vector<double> values;  // quantile
   std::vector<const Elem*> elems;  // topk / bottomk / limitk
   bool drop_name = false;  // any member marked (delayed name removal)
@@ -929,6 +934,95 @@ struct Group {
 }  // namespace
 
 double QuantileOf(double q, std::vector<double>& values) { return Quantile(q, values); }
+
+void AggInit(Op op, double v, AggState* g) {
+  g->value = v;
+  g->mean = v;
+  g->count = 1;
+  if (op == Op::kStddev || op == Op::kStdvar) {
+    // Run the first value through the same update, so that a NaN poisons the result.
+    g->mean = v;
+    g->value = v * (v - g->mean);
+  }
+}
+
+void AggAdd(Op op, double v, AggState* g) {
+  switch (op) {
+    case Op::kSum: KahanAdd(v, &g->value, &g->kahan_c); break;
+    case Op::kAvg: {
+      g->count++;
+      if (!g->incremental_mean) {
+        double nv = g->value, nc = g->kahan_c;
+        KahanAdd(v, &nv, &nc);
+        if (!std::isinf(nv)) {
+          g->value = nv;
+          g->kahan_c = nc;
+          break;
+        }
+        g->incremental_mean = true;
+        g->mean = g->value / (g->count - 1);
+        g->kahan_c /= g->count - 1;
+      }
+      if (std::isinf(g->mean)) {
+        if (std::isinf(v) && (g->mean > 0) == (v > 0)) break;
+        if (!std::isinf(v) && !std::isnan(v)) break;
+      }
+      double cur = g->mean + g->kahan_c;
+      KahanAdd(v / g->count - cur / g->count, &g->mean, &g->kahan_c);
+      break;
+    }
+    case Op::kCount:
+    case Op::kGroup:
+    case Op::kCountValues: g->count++; break;
+    case Op::kMin:
+      if (g->value > v || std::isnan(g->value)) g->value = v;
+      break;
+    case Op::kMax:
+      if (g->value < v || std::isnan(g->value)) g->value = v;
+      break;
+    case Op::kStddev:
+    case Op::kStdvar: {
+      g->count++;
+      double delta = v - g->mean;
+      g->mean += delta / g->count;
+      g->value += delta * (v - g->mean);
+      break;
+    }
+    default: break;
+  }
+}
+
+double AggResult(Op op, const AggState& g) {
+  switch (op) {
+    case Op::kSum: return g.value + g.kahan_c;
+    case Op::kAvg:
+      return g.incremental_mean ? g.mean + g.kahan_c : (g.value + g.kahan_c) / g.count;
+    case Op::kCount:
+    case Op::kCountValues: return g.count;
+    case Op::kGroup: return 1;
+    case Op::kMin:
+    case Op::kMax: return g.value;
+    case Op::kStdvar: return g.value / g.count;
+    case Op::kStddev: return std::sqrt(g.value / g.count);
+    default: return 0;
+  }
+}
+
+const model::Labels* Evaluator::GroupKey(const AggregateExpr& a, const model::Labels* l) {
+  auto [m, fresh] = Memo(&a).emplace(l, nullptr);
+  if (fresh) {
+    std::vector<model::Label> ls;
+    for (const auto& lab : *l) {
+      bool listed = Contains(a.grouping, lab.name);
+      bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
+                                   lab.name != kTypeLabel && lab.name != kUnitLabel)
+                                : listed;
+      if (in_group) ls.push_back(lab);
+    }
+    m->second = Intern(model::Labels(std::move(ls)));
+  }
+  return m->second;
+}
 
 absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t ts) {
   Value param;
@@ -967,7 +1061,6 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
 
   std::vector<Group> groups;
   std::unordered_map<const model::Labels*, size_t> index;
-  auto& group_memo = Memo(&a);
   for (const Elem& el : in.vec) {
     const model::Labels* key;
     if (a.op == Op::kCountValues) {
@@ -990,19 +1083,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       ls.push_back(std::move(extra));
       key = Intern(model::Labels(std::move(ls)));
     } else {
-      auto [m, fresh] = group_memo.emplace(el.labels, nullptr);
-      if (fresh) {
-        std::vector<model::Label> ls;
-        for (const auto& lab : *el.labels) {
-          bool listed = Contains(a.grouping, lab.name);
-          bool in_group = a.without ? (!listed && lab.name != model::kMetricName &&
-                                       lab.name != kTypeLabel && lab.name != kUnitLabel)
-                                    : listed;
-          if (in_group) ls.push_back(lab);
-        }
-        m->second = Intern(model::Labels(std::move(ls)));
-      }
-      key = m->second;
+      key = GroupKey(a, el.labels);
     }
     auto [it, inserted] = index.emplace(key, groups.size());
     if (!inserted && el.drop_name) groups[it->second].drop_name = true;
@@ -1010,67 +1091,20 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       Group g;
       g.labels = key;
       g.drop_name = el.drop_name;
-      g.value = el.v;
-      g.mean = el.v;
-      g.count = 1;
-      if (a.op == Op::kStddev || a.op == Op::kStdvar) {
-        // Run the first value through the same update, so that a NaN poisons the result.
-        g.value = g.mean = 0;
-        g.count = 1;
-        double delta = el.v;
-        g.mean = delta;
-        g.value = delta * (el.v - g.mean);
-      }
+      AggInit(a.op, el.v, &g.st);
       if (a.op == Op::kQuantile) g.values.push_back(el.v);
       g.elems.push_back(&el);
       groups.push_back(std::move(g));
       continue;
     }
     Group& g = groups[it->second];
-    double v = el.v;
     switch (a.op) {
-      case Op::kSum: KahanAdd(v, &g.value, &g.kahan_c); break;
-      case Op::kAvg: {
-        g.count++;
-        if (!g.incremental_mean) {
-          double nv = g.value, nc = g.kahan_c;
-          KahanAdd(v, &nv, &nc);
-          if (!std::isinf(nv)) {
-            g.value = nv;
-            g.kahan_c = nc;
-            break;
-          }
-          g.incremental_mean = true;
-          g.mean = g.value / (g.count - 1);
-          g.kahan_c /= g.count - 1;
-        }
-        if (std::isinf(g.mean)) {
-          if (std::isinf(v) && (g.mean > 0) == (v > 0)) break;
-          if (!std::isinf(v) && !std::isnan(v)) break;
-        }
-        double cur = g.mean + g.kahan_c;
-        KahanAdd(v / g.count - cur / g.count, &g.mean, &g.kahan_c);
-        break;
-      }
-      case Op::kCount:
-      case Op::kGroup:
-      case Op::kCountValues: g.count++; break;
-      case Op::kMin:
-        if (g.value > v || std::isnan(g.value)) g.value = v;
-        break;
-      case Op::kMax:
-        if (g.value < v || std::isnan(g.value)) g.value = v;
-        break;
-      case Op::kStddev:
-      case Op::kStdvar: {
-        g.count++;
-        double delta = v - g.mean;
-        g.mean += delta / g.count;
-        g.value += delta * (v - g.mean);
-        break;
-      }
-      case Op::kQuantile: g.values.push_back(v); break;
-      default: g.elems.push_back(&el); break;
+      case Op::kQuantile: g.values.push_back(el.v); break;
+      case Op::kTopk:
+      case Op::kBottomk:
+      case Op::kLimitk:
+      case Op::kLimitRatio: g.elems.push_back(&el); break;
+      default: AggAdd(a.op, el.v, &g.st); break;
     }
   }
 
@@ -1111,22 +1145,7 @@ absl::StatusOr<Value> Evaluator::EvalAggregate(const AggregateExpr& a, int64_t t
       }
       default: break;
     }
-    double v = 0;
-    switch (a.op) {
-      case Op::kSum: v = g.value + g.kahan_c; break;
-      case Op::kAvg:
-        v = g.incremental_mean ? g.mean + g.kahan_c : (g.value + g.kahan_c) / g.count;
-        break;
-      case Op::kCount:
-      case Op::kCountValues: v = g.count; break;
-      case Op::kGroup: v = 1; break;
-      case Op::kMin:
-      case Op::kMax: v = g.value; break;
-      case Op::kStdvar: v = g.value / g.count; break;
-      case Op::kStddev: v = std::sqrt(g.value / g.count); break;
-      case Op::kQuantile: v = Quantile(param.scalar, g.values); break;
-      default: break;
-    }
+    double v = a.op == Op::kQuantile ? Quantile(param.scalar, g.values) : AggResult(a.op, g.st);
     out.vec.push_back({g.labels, v, ts, g.drop_name});
   }
   return out;

@@ -79,6 +79,35 @@ struct Value {
 // Returns `l` without __name__, __type__ and __unit__.
 model::Labels DropMetricNameCopy(const model::Labels& l);
 
+// The functions of one range vector, resolved from their names once per call.
+enum class RangeFn {
+  kUnknown,
+  kRate, kIncrease, kDelta, kIrate, kIdelta, kDeriv, kPredictLinear, kChanges, kResets,
+  kAvgOverTime, kSumOverTime, kCountOverTime, kPresentOverTime, kLastOverTime,
+  kFirstOverTime, kTsOfLastOverTime, kTsOfFirstOverTime, kMaxOverTime, kMinOverTime,
+  kTsOfMaxOverTime, kTsOfMinOverTime, kStddevOverTime, kStdvarOverTime,
+  kQuantileOverTime, kMadOverTime, kDoubleExponentialSmoothing,
+};
+RangeFn RangeFnOf(std::string_view name);
+// The value of `fn` over the window `p` (not empty) of `r`, evaluated at `ts`, with the
+// call's scalar arguments; false if the function yields no element for this series.
+bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64_t ts,
+                  const std::vector<double>& scalars, double* out);
+
+// The running state of one group of sum/avg/count/group/min/max/stddev/stdvar, as
+// Prometheus folds elements into it; AggInit takes the first element, AggAdd each further
+// one, AggResult gives the group's value.
+struct AggState {
+  double value = 0;  // sum / min / max / stdvar aux
+  double kahan_c = 0;
+  double mean = 0;
+  double count = 0;
+  bool incremental_mean = false;
+};
+void AggInit(Op op, double v, AggState* g);
+void AggAdd(Op op, double v, AggState* g);
+double AggResult(Op op, const AggState& g);
+
 class Evaluator {
  public:
   Evaluator(const EngineOptions& opts, storage::Querier* querier, int64_t start, int64_t end,
@@ -131,6 +160,31 @@ class Evaluator {
     std::vector<LoadedSeries> series;
   };
 
+  // ---- whole-query evaluation of some subtrees (batch.cc) ----
+  struct Batched {
+    bool computed = false;
+    bool unusable = false;  // the node turned out not to fit; evaluate it step by step
+    std::vector<Vector> steps;  // the node's value at start_ + k*step_
+    std::vector<bool> taken;    // steps already handed out (moved)
+  };
+  struct BatchSource;
+  // Whether `e` has a shape the batch path evaluates (see batch.cc).
+  bool BatchShape(const Expr& e) const;
+  int64_t NumSteps() const;
+  // The batched value of `e` at `ts`; false if `ts` is not a step of the query or the node
+  // is to be evaluated step by step.
+  absl::StatusOr<bool> EvalBatched(const Expr& e, int64_t ts, Value* out);
+  absl::Status ComputeBatched(const Expr& e, Batched* b);
+  absl::StatusOr<BatchSource> MakeBatchSource(const Expr& e);
+  // Fills the values of one series at every step; true if any step's window had samples.
+  bool SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
+                        std::vector<double>* vals, std::vector<uint8_t>* has);
+  // The interned labels of the group `l` belongs to in `a` (not count_values; memoized).
+  const model::Labels* GroupKey(const AggregateExpr& a, const model::Labels* l);
+  int subquery_depth_ = 0;
+  std::unordered_set<const Expr*> batch_nodes_;
+  std::unordered_map<const Expr*, Batched> batched_;
+
   absl::Status CheckLimits();
   // Prometheus refuses a step result in which two elements have the same labels.
   static absl::Status CheckUniqueLabels(const Vector& vec);
@@ -147,6 +201,8 @@ class Evaluator {
   absl::StatusOr<Vector> VectorBinop(const BinaryExpr& b, const Vector& lhs,
                                      const Vector& rhs, int64_t ts);
 
+  // The info annotation rate() and increase() attach to a metric not named like a counter.
+  void CheckCounterName(const Expr& arg, const model::Labels& labels);
   void Warn(const Expr& at, std::string msg);
   void Info(const Expr& at, std::string msg);
   std::string PosSuffix(const Expr& at) const;

@@ -354,6 +354,174 @@ std::string QuantileLabel(double q) {
 
 }  // namespace
 
+RangeFn RangeFnOf(std::string_view name) {
+  static const std::pair<std::string_view, RangeFn> kNames[] = {
+      {"rate", RangeFn::kRate},
+      {"increase", RangeFn::kIncrease},
+      {"delta", RangeFn::kDelta},
+      {"irate", RangeFn::kIrate},
+      {"idelta", RangeFn::kIdelta},
+      {"deriv", RangeFn::kDeriv},
+      {"predict_linear", RangeFn::kPredictLinear},
+      {"changes", RangeFn::kChanges},
+      {"resets", RangeFn::kResets},
+      {"avg_over_time", RangeFn::kAvgOverTime},
+      {"sum_over_time", RangeFn::kSumOverTime},
+      {"count_over_time", RangeFn::kCountOverTime},
+      {"present_over_time", RangeFn::kPresentOverTime},
+      {"last_over_time", RangeFn::kLastOverTime},
+      {"first_over_time", RangeFn::kFirstOverTime},
+      {"ts_of_last_over_time", RangeFn::kTsOfLastOverTime},
+      {"ts_of_first_over_time", RangeFn::kTsOfFirstOverTime},
+      {"max_over_time", RangeFn::kMaxOverTime},
+      {"min_over_time", RangeFn::kMinOverTime},
+      {"ts_of_max_over_time", RangeFn::kTsOfMaxOverTime},
+      {"ts_of_min_over_time", RangeFn::kTsOfMinOverTime},
+      {"stddev_over_time", RangeFn::kStddevOverTime},
+      {"stdvar_over_time", RangeFn::kStdvarOverTime},
+      {"quantile_over_time", RangeFn::kQuantileOverTime},
+      {"mad_over_time", RangeFn::kMadOverTime},
+      {"double_exponential_smoothing", RangeFn::kDoubleExponentialSmoothing},
+  };
+  for (const auto& [n, f] : kNames) {
+    if (n == name) return f;
+  }
+  return RangeFn::kUnknown;
+}
+
+bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64_t ts,
+                  const std::vector<double>& scalars, double* out) {
+  bool counter_fn = fn == RangeFn::kRate || fn == RangeFn::kIncrease;
+  double v = 0;
+  bool have = true;
+  if ((fn == RangeFn::kRate || fn == RangeFn::kIncrease || fn == RangeFn::kDelta) && (r.anchored || r.smoothed)) {
+    // The edges are already at the window's bounds: no extrapolation.
+    v = p.back().v - p.front().v;
+    if (counter_fn) {
+      for (size_t i = 1; i < p.size(); ++i) {
+        if (p[i].v < p[i - 1].v) v += p[i - 1].v;
+      }
+    }
+    if (fn == RangeFn::kRate) v /= static_cast<double>(r.range_ms) / 1000.0;
+  } else if (fn == RangeFn::kRate || fn == RangeFn::kIncrease || fn == RangeFn::kDelta) {
+    have = ExtrapolatedRate(p, r, counter_fn, fn == RangeFn::kRate, &v);
+  } else if (fn == RangeFn::kIrate || fn == RangeFn::kIdelta) {
+    if (p.size() < 2) {
+      have = false;
+    } else {
+      const Point& last = p[p.size() - 1];
+      const Point& prev = p[p.size() - 2];
+      if (fn == RangeFn::kIrate) {
+        v = last.v < prev.v ? last.v : last.v - prev.v;
+        v /= static_cast<double>(last.t - prev.t) / 1000.0;
+      } else {
+        v = last.v - prev.v;
+      }
+    }
+  } else if (fn == RangeFn::kDeriv) {
+    if (p.size() < 2) {
+      have = false;
+    } else {
+      double slope, icpt;
+      LinearRegression(p, p[0].t, &slope, &icpt);
+      v = slope;
+    }
+  } else if (fn == RangeFn::kPredictLinear) {
+    if (p.size() < 2) {
+      have = false;
+    } else {
+      double slope, icpt;
+      LinearRegression(p, ts, &slope, &icpt);
+      v = slope * scalars[0] + icpt;
+    }
+  } else if (fn == RangeFn::kChanges || fn == RangeFn::kResets) {
+    for (size_t i = 1; i < p.size(); ++i) {
+      if (fn == RangeFn::kChanges) {
+        if (p[i].v != p[i - 1].v && !(std::isnan(p[i].v) && std::isnan(p[i - 1].v))) v++;
+      } else if (p[i].v < p[i - 1].v) {
+        v++;
+      }
+    }
+  } else if (fn == RangeFn::kAvgOverTime) {
+    v = AvgOf(p);
+  } else if (fn == RangeFn::kSumOverTime) {
+    double sum = 0, comp = 0;
+    for (const Point& x : p) KahanAdd(x.v, &sum, &comp);
+    v = sum + comp;
+  } else if (fn == RangeFn::kCountOverTime) {
+    v = static_cast<double>(p.size());
+  } else if (fn == RangeFn::kPresentOverTime) {
+    v = 1;
+  } else if (fn == RangeFn::kLastOverTime) {
+    v = p.back().v;
+  } else if (fn == RangeFn::kFirstOverTime) {
+    v = p.front().v;
+  } else if (fn == RangeFn::kTsOfLastOverTime) {
+    v = static_cast<double>(p.back().t) / 1000.0;
+  } else if (fn == RangeFn::kTsOfFirstOverTime) {
+    v = static_cast<double>(p.front().t) / 1000.0;
+  } else if (fn == RangeFn::kMaxOverTime || fn == RangeFn::kMinOverTime ||
+             fn == RangeFn::kTsOfMaxOverTime || fn == RangeFn::kTsOfMinOverTime) {
+    bool max = fn == RangeFn::kMaxOverTime || fn == RangeFn::kTsOfMaxOverTime;
+    double best = p[0].v;
+    int64_t best_t = p[0].t;
+    bool ts_of = fn == RangeFn::kTsOfMaxOverTime || fn == RangeFn::kTsOfMinOverTime;
+    for (const Point& x : p) {
+      if ((max ? x.v > best : x.v < best) || std::isnan(best) || (ts_of && x.v == best)) {
+        best = x.v;
+        best_t = x.t;
+      }
+    }
+    v = ts_of ? static_cast<double>(best_t) / 1000.0 : best;
+  } else if (fn == RangeFn::kStddevOverTime) {
+    v = std::sqrt(VarianceOf(p));
+  } else if (fn == RangeFn::kStdvarOverTime) {
+    v = VarianceOf(p);
+  } else if (fn == RangeFn::kQuantileOverTime || fn == RangeFn::kMadOverTime) {
+    std::vector<double> vals;
+    vals.reserve(p.size());
+    for (const Point& x : p) vals.push_back(x.v);
+    if (fn == RangeFn::kQuantileOverTime) {
+      v = QuantileOf(scalars[0], vals);
+    } else if (std::any_of(vals.begin(), vals.end(), [](double x) { return std::isnan(x); })) {
+      v = kNaN;
+    } else {
+      double med = QuantileOf(0.5, vals);
+      for (double& x : vals) x = std::fabs(x - med);
+      v = QuantileOf(0.5, vals);
+    }
+  } else if (fn == RangeFn::kDoubleExponentialSmoothing) {
+    if (p.size() < 2) {
+      have = false;
+    } else {
+      double sf = scalars[0], tf = scalars[1];
+      double s0 = 0, s1 = p[0].v, b = p[1].v - p[0].v;
+      for (size_t i = 1; i < p.size(); ++i) {
+        double x = sf * p[i].v;
+        if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
+        double y = (1 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+      }
+      v = s1;
+    }
+  } else {
+    have = false;
+  }
+  *out = v;
+  return have;
+}
+
+void Evaluator::CheckCounterName(const Expr& arg, const model::Labels& labels) {
+  std::string_view metric = labels.MetricName();
+  if (!metric.empty() && !EndsWith(metric, "_total") && !EndsWith(metric, "_sum") &&
+      !EndsWith(metric, "_count") && !EndsWith(metric, "_bucket")) {
+    Info(arg, fmt::format("metric might not be a counter, name does not end in "
+                          "_total/_sum/_count/_bucket: {}",
+                          QuoteString(metric)));
+  }
+}
+
 absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
   std::string_view name = c.func->name;
   Value out;
@@ -438,137 +606,18 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
             "invalid trend factor. Expected: 0 < tf < 1, got: {:f}", scalars[1]));
       }
     }
-    bool keep_name = name == "last_over_time" || name == "first_over_time";
-    bool counter_fn = name == "rate" || name == "increase";
+    RangeFn fn = RangeFnOf(name);
+    bool keep_name = fn == RangeFn::kLastOverTime || fn == RangeFn::kFirstOverTime;
+    bool counter_fn = fn == RangeFn::kRate || fn == RangeFn::kIncrease;
     for (RangeSeries& s : r.mat) {
       std::span<const Point> p = s.points;
       if (p.empty()) continue;
-      double v = 0;
-      bool have = true;
-      if ((name == "rate" || name == "increase" || name == "delta") && (r.anchored || r.smoothed)) {
-        // The edges are already at the window's bounds: no extrapolation.
-        v = p.back().v - p.front().v;
-        if (counter_fn) {
-          for (size_t i = 1; i < p.size(); ++i) {
-            if (p[i].v < p[i - 1].v) v += p[i - 1].v;
-          }
-        }
-        if (name == "rate") v /= static_cast<double>(r.range_ms) / 1000.0;
-      } else if (name == "rate" || name == "increase" || name == "delta") {
-        have = ExtrapolatedRate(p, r, counter_fn, name == "rate", &v);
-      } else if (name == "irate" || name == "idelta") {
-        if (p.size() < 2) {
-          have = false;
-        } else {
-          const Point& last = p[p.size() - 1];
-          const Point& prev = p[p.size() - 2];
-          if (name == "irate") {
-            v = last.v < prev.v ? last.v : last.v - prev.v;
-            v /= static_cast<double>(last.t - prev.t) / 1000.0;
-          } else {
-            v = last.v - prev.v;
-          }
-        }
-      } else if (name == "deriv") {
-        if (p.size() < 2) {
-          have = false;
-        } else {
-          double slope, icpt;
-          LinearRegression(p, p[0].t, &slope, &icpt);
-          v = slope;
-        }
-      } else if (name == "predict_linear") {
-        if (p.size() < 2) {
-          have = false;
-        } else {
-          double slope, icpt;
-          LinearRegression(p, ts, &slope, &icpt);
-          v = slope * scalars[0] + icpt;
-        }
-      } else if (name == "changes" || name == "resets") {
-        for (size_t i = 1; i < p.size(); ++i) {
-          if (name == "changes") {
-            if (p[i].v != p[i - 1].v && !(std::isnan(p[i].v) && std::isnan(p[i - 1].v))) v++;
-          } else if (p[i].v < p[i - 1].v) {
-            v++;
-          }
-        }
-      } else if (name == "avg_over_time") {
-        v = AvgOf(p);
-      } else if (name == "sum_over_time") {
-        double sum = 0, comp = 0;
-        for (const Point& x : p) KahanAdd(x.v, &sum, &comp);
-        v = sum + comp;
-      } else if (name == "count_over_time") {
-        v = static_cast<double>(p.size());
-      } else if (name == "present_over_time") {
-        v = 1;
-      } else if (name == "last_over_time") {
-        v = p.back().v;
-      } else if (name == "first_over_time") {
-        v = p.front().v;
-      } else if (name == "ts_of_last_over_time") {
-        v = static_cast<double>(p.back().t) / 1000.0;
-      } else if (name == "ts_of_first_over_time") {
-        v = static_cast<double>(p.front().t) / 1000.0;
-      } else if (name == "max_over_time" || name == "min_over_time" ||
-                 name == "ts_of_max_over_time" || name == "ts_of_min_over_time") {
-        bool max = name == "max_over_time" || name == "ts_of_max_over_time";
-        double best = p[0].v;
-        int64_t best_t = p[0].t;
-        bool ts_of = name.starts_with("ts_of");
-        for (const Point& x : p) {
-          if ((max ? x.v > best : x.v < best) || std::isnan(best) || (ts_of && x.v == best)) {
-            best = x.v;
-            best_t = x.t;
-          }
-        }
-        v = name.starts_with("ts_of") ? static_cast<double>(best_t) / 1000.0 : best;
-      } else if (name == "stddev_over_time") {
-        v = std::sqrt(VarianceOf(p));
-      } else if (name == "stdvar_over_time") {
-        v = VarianceOf(p);
-      } else if (name == "quantile_over_time" || name == "mad_over_time") {
-        std::vector<double> vals;
-        vals.reserve(p.size());
-        for (const Point& x : p) vals.push_back(x.v);
-        if (name == "quantile_over_time") {
-          v = QuantileOf(scalars[0], vals);
-        } else if (std::any_of(vals.begin(), vals.end(), [](double x) { return std::isnan(x); })) {
-          v = kNaN;
-        } else {
-          double med = QuantileOf(0.5, vals);
-          for (double& x : vals) x = std::fabs(x - med);
-          v = QuantileOf(0.5, vals);
-        }
-      } else if (name == "double_exponential_smoothing") {
-        if (p.size() < 2) {
-          have = false;
-        } else {
-          double sf = scalars[0], tf = scalars[1];
-          double s0 = 0, s1 = p[0].v, b = p[1].v - p[0].v;
-          for (size_t i = 1; i < p.size(); ++i) {
-            double x = sf * p[i].v;
-            if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
-            double y = (1 - sf) * (s1 + b);
-            s0 = s1;
-            s1 = x + y;
-          }
-          v = s1;
-        }
-      } else {
+      if (fn == RangeFn::kUnknown) {
         return absl::UnimplementedError(fmt::format("function \"{}\" is not supported", name));
       }
-      if (counter_fn) {
-        std::string_view metric = s.labels->MetricName();
-        if (!metric.empty() && !EndsWith(metric, "_total") && !EndsWith(metric, "_sum") &&
-            !EndsWith(metric, "_count") && !EndsWith(metric, "_bucket")) {
-          Info(*c.args[matrix_arg],
-               fmt::format("metric might not be a counter, name does not end in "
-                           "_total/_sum/_count/_bucket: {}",
-                           QuoteString(metric)));
-        }
-      }
+      double v = 0;
+      bool have = RangeFnValue(fn, p, r, ts, scalars, &v);
+      if (counter_fn) CheckCounterName(*c.args[matrix_arg], *s.labels);
       if (!have) continue;
       out.vec.push_back(keep_name ? Elem{s.labels, v, ts, s.drop_name}
                                   : Derived(s.labels, s.drop_name, v, ts));

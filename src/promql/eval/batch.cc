@@ -1,0 +1,288 @@
+// Whole-query evaluation of the subtrees that dominate dashboard queries.
+//
+// The step-by-step evaluator pays, at every step, a binary search per series, a vector of
+// elements, label memo lookups and a duplicate check. For the shapes below, which are most
+// of what dashboards ask, the evaluator instead computes the subtree for every step of the
+// query at once, the first time any step asks for it, walking each series once:
+//
+//   f(selector[range])        f a range function without scalar arguments (rate, increase,
+//                             delta, irate, *_over_time, ...)
+//   agg by|without (...) (x)  agg one of sum avg count group min max stddev stdvar, and x
+//                             either of the above or a plain vector selector
+//
+// outside subqueries, without `@` and without the experimental anchored/smoothed
+// modifiers. A range function's window slides over the series' samples with two indices
+// (O(samples + steps) per series), and aggregations fold each series into per-step group
+// states without building the intermediate vectors. The values are computed by the same
+// functions as the step-by-step path (RangeFnValue, AggInit/AggAdd/AggResult), in the same
+// series order, so results are identical to the last bit. Where a shape turns out not to
+// fit at run time (two series of a range function whose labels collide once the metric
+// name is dropped), the node falls back to the step-by-step path, which reports the error
+// at the step where it happens, as Prometheus does.
+#include <algorithm>
+#include <span>
+
+#include "base/status.h"
+#include "promql/eval/evaluator.h"
+#include "promql/parser/functions.h"
+
+namespace vigil::promql::eval {
+namespace {
+
+const Expr& Unparen(const Expr& e) {
+  if (e.kind == NodeKind::kParen) return Unparen(*static_cast<const ParenExpr&>(e).expr);
+  return e;
+}
+
+bool PlainSelector(const VectorSelector& vs) {
+  return !vs.at && vs.at_preproc == AtPreproc::kNone && !vs.anchored && !vs.smoothed;
+}
+
+// The range function of `c` if it is one the batch path evaluates, else kUnknown.
+RangeFn BatchRangeFn(const Call& c) {
+  if (c.func == nullptr || c.args.size() != 1) return RangeFn::kUnknown;
+  if (c.func->arg_types.size() != 1 || c.func->arg_types[0] != ValueType::kMatrix) {
+    return RangeFn::kUnknown;
+  }
+  const Expr& arg = Unparen(*c.args[0]);
+  if (arg.kind != NodeKind::kMatrixSelector) return RangeFn::kUnknown;
+  if (!PlainSelector(static_cast<const MatrixSelector&>(arg).selector())) return RangeFn::kUnknown;
+  RangeFn fn = RangeFnOf(c.func->name);
+  switch (fn) {
+    // Functions with scalar arguments take the step-by-step path.
+    case RangeFn::kPredictLinear:
+    case RangeFn::kQuantileOverTime:
+    case RangeFn::kDoubleExponentialSmoothing: return RangeFn::kUnknown;
+    default: return fn;
+  }
+}
+
+bool BatchAggregateOp(Op op) {
+  switch (op) {
+    case Op::kSum:
+    case Op::kAvg:
+    case Op::kCount:
+    case Op::kGroup:
+    case Op::kMin:
+    case Op::kMax:
+    case Op::kStddev:
+    case Op::kStdvar: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+bool Evaluator::BatchShape(const Expr& e) const {
+  if (e.kind == NodeKind::kCall) {
+    return BatchRangeFn(static_cast<const Call&>(e)) != RangeFn::kUnknown;
+  }
+  if (e.kind != NodeKind::kAggregate) return false;
+  const auto& a = static_cast<const AggregateExpr&>(e);
+  if (!BatchAggregateOp(a.op) || a.param) return false;
+  const Expr& in = Unparen(*a.expr);
+  if (in.kind == NodeKind::kVectorSelector) {
+    return PlainSelector(static_cast<const VectorSelector&>(in));
+  }
+  return in.kind == NodeKind::kCall && BatchShape(in);
+}
+
+int64_t Evaluator::NumSteps() const { return step_ > 0 ? (end_ - start_) / step_ + 1 : 1; }
+
+absl::StatusOr<bool> Evaluator::EvalBatched(const Expr& e, int64_t ts, Value* out) {
+  if (ts < start_ || ts > end_) return false;
+  if (step_ > 0 ? (ts - start_) % step_ != 0 : ts != start_) return false;
+  Batched& b = batched_[&e];
+  if (b.unusable) return false;
+  if (!b.computed) {
+    b.computed = true;
+    RETURN_IF_ERROR(ComputeBatched(e, &b));
+    if (b.unusable) return false;
+  }
+  size_t k = step_ > 0 ? static_cast<size_t>((ts - start_) / step_) : 0;
+  // Each step is handed out once (moved); a second request takes the normal path.
+  if (k >= b.steps.size() || b.taken[k]) return false;
+  b.taken[k] = true;
+  out->type = ValueType::kVector;
+  out->vec = std::move(b.steps[k]);
+  return true;
+}
+
+// Per-series, per-step values of a batch source (a range function of a matrix selector,
+// or a plain vector selector).
+struct Evaluator::BatchSource {
+  const VectorSelector* vs = nullptr;
+  const Call* call = nullptr;  // null: the selector's instant values
+  RangeFn fn = RangeFn::kUnknown;
+  int64_t range_ms = 0;
+  int64_t offset_ms = 0;
+  bool keep_name = false;
+  bool counter_fn = false;
+};
+
+absl::StatusOr<Evaluator::BatchSource> Evaluator::MakeBatchSource(const Expr& e) {
+  BatchSource src;
+  const Expr& in = Unparen(e);
+  if (in.kind == NodeKind::kVectorSelector) {
+    src.vs = &static_cast<const VectorSelector&>(in);
+  } else {
+    src.call = &static_cast<const Call&>(in);
+    src.fn = BatchRangeFn(*src.call);
+    const auto& ms = static_cast<const MatrixSelector&>(Unparen(*src.call->args[0]));
+    src.vs = &ms.selector();
+    src.range_ms = DurationMs(ms.range);
+    src.keep_name = src.fn == RangeFn::kLastOverTime || src.fn == RangeFn::kFirstOverTime;
+    src.counter_fn = src.fn == RangeFn::kRate || src.fn == RangeFn::kIncrease;
+  }
+  src.offset_ms = DurationMs(src.vs->offset);
+  return src;
+}
+
+bool Evaluator::SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
+                                 std::vector<double>* vals, std::vector<uint8_t>* has) {
+  const size_t n = vals->size();
+  bool any_window = false;
+  if (src.call == nullptr) {
+    // As EvalVectorSelector: the last sample at or before the step, within the lookback.
+    const std::vector<Point>& pts = s.points;
+    size_t j = 0;
+    for (size_t k = 0; k < n; ++k) {
+      int64_t ref = start_ + static_cast<int64_t>(k) * step_ - src.offset_ms;
+      while (j < pts.size() && pts[j].t <= ref) ++j;
+      (*has)[k] = 0;
+      if (j == 0) continue;
+      const Point& p = pts[j - 1];
+      if (p.t <= ref - opts_.lookback_delta_ms || model::IsStaleNaN(p.v)) continue;
+      (*vals)[k] = p.v;
+      (*has)[k] = 1;
+    }
+    return true;
+  }
+  // As EvalRange + EvalCall: the window (ref - range, ref] slides with two indices.
+  static const std::vector<double> kNoScalars;
+  const std::vector<Point>& pts = s.fresh;
+  RangeArg r;
+  r.range_ms = src.range_ms;
+  size_t lo = 0, hi = 0;
+  for (size_t k = 0; k < n; ++k) {
+    int64_t ts = start_ + static_cast<int64_t>(k) * step_;
+    int64_t ref = ts - src.offset_ms;
+    int64_t wstart = ref - src.range_ms;
+    while (lo < pts.size() && pts[lo].t <= wstart) ++lo;
+    if (hi < lo) hi = lo;
+    while (hi < pts.size() && pts[hi].t <= ref) ++hi;
+    (*has)[k] = 0;
+    if (lo == hi) continue;
+    any_window = true;
+    r.range_start = wstart;
+    r.range_end = ref;
+    (*has)[k] = RangeFnValue(src.fn, std::span<const Point>(&pts[lo], hi - lo), r, ts,
+                             kNoScalars, &(*vals)[k]);
+  }
+  return any_window;
+}
+
+absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
+  const size_t n = static_cast<size_t>(NumSteps());
+  const AggregateExpr* agg =
+      e.kind == NodeKind::kAggregate ? static_cast<const AggregateExpr*>(&e) : nullptr;
+  ASSIGN_OR_RETURN(BatchSource src, MakeBatchSource(agg ? *agg->expr : e));
+  ASSIGN_OR_RETURN(const Loaded* l, Load(*src.vs));
+  const size_t ns = l->series.size();
+
+  // The labels each series' elements carry, as the step-by-step path derives them.
+  std::vector<const model::Labels*> labels(ns);
+  std::vector<uint8_t> marked(ns, 0);
+  for (size_t i = 0; i < ns; ++i) {
+    const model::Labels* sl = l->series[i].labels;
+    if (src.call == nullptr || src.keep_name) {
+      labels[i] = sl;
+    } else {
+      Elem d = Derived(sl, false, 0, 0);
+      labels[i] = d.labels;
+      marked[i] = d.drop_name;
+    }
+  }
+  if (src.call != nullptr) {
+    // Dropping the name can make two series' labels equal; the step-by-step path reports
+    // that at the steps where both have a value.
+    std::unordered_set<const model::Labels*> seen;
+    for (const model::Labels* x : labels) {
+      if (!seen.insert(x).second) {
+        b->unusable = true;
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  std::vector<double> vals(n);
+  std::vector<uint8_t> has(n);
+  const Expr& counter_arg = src.call != nullptr ? *src.call->args[0] : e;
+  b->steps.assign(n, Vector());
+  b->taken.assign(n, false);
+
+  if (agg == nullptr) {
+    for (size_t i = 0; i < ns; ++i) {
+      RETURN_IF_ERROR(CheckLimits());
+      bool any = SeriesStepValues(src, l->series[i], &vals, &has);
+      if (any && src.counter_fn) CheckCounterName(counter_arg, *l->series[i].labels);
+      for (size_t k = 0; k < n; ++k) {
+        if (!has[k]) continue;
+        b->steps[k].push_back(
+            {labels[i], vals[k], start_ + static_cast<int64_t>(k) * step_, marked[i] != 0});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Group of each series, in the order groups first appear.
+  std::vector<uint32_t> gid(ns);
+  std::vector<const model::Labels*> groups;
+  std::unordered_map<const model::Labels*, uint32_t> group_index;
+  for (size_t i = 0; i < ns; ++i) {
+    const model::Labels* key = GroupKey(*agg, labels[i]);
+    auto [it, inserted] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
+    if (inserted) groups.push_back(key);
+    gid[i] = it->second;
+  }
+  const size_t ng = groups.size();
+  if (ng * n > (size_t{64} << 20)) {
+    // Too many (group, step) states to hold at once: step by step instead.
+    b->unusable = true;
+    return absl::OkStatus();
+  }
+  std::vector<AggState> states(ng * n);
+  std::vector<uint8_t> seen(ng * n, 0);  // bit 0: has a member; bit 1: a member is marked
+  std::vector<std::vector<uint32_t>> order(n);
+  for (size_t i = 0; i < ns; ++i) {
+    RETURN_IF_ERROR(CheckLimits());
+    bool any = SeriesStepValues(src, l->series[i], &vals, &has);
+    if (any && src.counter_fn) CheckCounterName(counter_arg, *l->series[i].labels);
+    const size_t base = gid[i] * n;
+    const uint8_t mark = marked[i] ? 2 : 0;
+    for (size_t k = 0; k < n; ++k) {
+      if (!has[k]) continue;
+      size_t idx = base + k;
+      if (seen[idx] == 0) {
+        seen[idx] = 1 | mark;
+        AggInit(agg->op, vals[k], &states[idx]);
+        order[k].push_back(gid[i]);
+      } else {
+        seen[idx] |= mark;
+        AggAdd(agg->op, vals[k], &states[idx]);
+      }
+    }
+  }
+  for (size_t k = 0; k < n; ++k) {
+    Vector& out = b->steps[k];
+    out.reserve(order[k].size());
+    int64_t ts = start_ + static_cast<int64_t>(k) * step_;
+    for (uint32_t g : order[k]) {
+      size_t idx = g * n + k;
+      out.push_back({groups[g], AggResult(agg->op, states[idx]), ts, (seen[idx] & 2) != 0});
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::promql::eval
