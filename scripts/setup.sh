@@ -21,14 +21,18 @@ PACKAGES=(
   prometheus-node-exporter python3-prometheus-client libssl-dev
   # push-ingestion senders (test_ingest_*.py); npm peers come from tests/integration/package.json
   python3-statsd
+  # the web UI's browser tests (tests/e2e: playwright-core drives Debian's chromium headless);
+  # a font so screenshots show text
+  chromium fonts-dejavu-core
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Node.js and npm run the npm-based test peers. Take Debian's only where no node/npm is on
-# PATH: a machine that already has them from elsewhere would conflict with Debian's.
+# Node.js (>= 18) and npm build the web UI (ui/build.sh, run by the build) and run the
+# npm-based test peers. Take Debian's only where no node/npm is on PATH: a machine that
+# already has them from elsewhere would conflict with Debian's.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi

@@ -14,11 +14,16 @@
 #include "cmd/scrape_service.h"
 #include "cmd/alerting_service.h"
 #include "cmd/service.h"
+#include "fs/file_system.h"
+#include "http/dashboard_store.h"
+#include "http/dashboards_api.h"
+#include "http/embedded_files.h"
 #include "http/query_api.h"
 #include "http/remote_read.h"
 #include "http/self_metrics.h"
 #include "http/server.h"
 #include "http/targets_api.h"
+#include "http/ui_handler.h"
 #include "ingest/remote_write.h"
 #include "yaml-cpp/yaml.h"
 
@@ -105,6 +110,26 @@ class ReadyService : public Service {
   const StorageService* storage_;
 };
 
+// Opens the web UI's dashboards (<data dir>/dashboards, seeded with the built-in ones on
+// first start) once storage holds the data directory's lock, and hands them to the API.
+// The store stays alive until the service is destroyed, after the HTTP server stopped.
+class DashboardService : public Service {
+ public:
+  DashboardService(std::string data_dir, http::DashboardsApi* api)
+      : store_(fs::Posix(), fs::JoinPath(data_dir, "dashboards")), api_(api) {}
+  std::string_view name() const override { return "dashboards"; }
+  absl::Status Start() override {
+    RETURN_IF_ERROR(store_.Open(http::BuiltinDashboardFiles()));
+    api_->Attach(&store_);
+    return absl::OkStatus();
+  }
+  void Stop() override { api_->Attach(nullptr); }
+
+ private:
+  http::DashboardStore store_;
+  http::DashboardsApi* api_;
+};
+
 }  // namespace
 
 int RunServer(const ServerConfig& cfg) {
@@ -158,6 +183,10 @@ int RunServer(const ServerConfig& cfg) {
   query_api.Register(&router);
   http::RemoteRead remote_read(&api, http::RemoteReadOptions{});
   remote_read.Register(&router);
+  http::DashboardsApi dashboards_api;
+  dashboards_api.Register(&router);
+  const http::UiHandler ui(http::EmbeddedUiFiles());  // GET / and /ui/...
+  ui.Register(&router);
 
   http::ServerOptions http_opts;
   http_opts.listen_address = cfg.listen_address;
@@ -169,6 +198,7 @@ int RunServer(const ServerConfig& cfg) {
   auto storage = std::make_unique<StorageService>(cfg.storage, &registry);
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
+  services.Add(std::make_unique<DashboardService>(cfg.storage.path, &dashboards_api));
   services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
   auto scrape = std::make_unique<ScrapeService>(
       cfg.config_file, [storage_ptr]() -> storage::Appendable* { return storage_ptr->db(); },

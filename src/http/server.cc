@@ -104,16 +104,24 @@ void Router::Handle(std::string_view methods, std::string pattern, Handler h) {
 }
 
 bool Router::Match(const Route& r, const std::vector<std::string_view>& segs, Params* out) const {
-  if (r.segments.size() != segs.size()) return false;
+  const bool rest = !r.segments.empty() && r.segments.back().starts_with('*');
+  if (rest ? segs.size() + 1 < r.segments.size() : r.segments.size() != segs.size()) return false;
   Params params;
   for (size_t i = 0; i < segs.size(); ++i) {
     const std::string& want = r.segments[i];
+    if (rest && i + 1 == r.segments.size()) {
+      std::string tail(segs[i]);
+      for (size_t j = i + 1; j < segs.size(); ++j) tail.append("/").append(segs[j]);
+      params.emplace_back(want.substr(1), std::move(tail));
+      break;
+    }
     if (!want.empty() && want[0] == ':') {
       params.emplace_back(want.substr(1), std::string(segs[i]));  // the path is decoded
     } else if (want != segs[i]) {
       return false;
     }
   }
+  if (rest && segs.size() + 1 == r.segments.size()) params.emplace_back(r.segments.back().substr(1), "");
   *out = std::move(params);
   return true;
 }
@@ -262,6 +270,9 @@ class Session : public std::enable_shared_from_this<Session> {
       res->body() = std::move(resp.body);
       res->keep_alive(self->keep_alive_ && !self->srv_->stopping.load());
       res->prepare_payload();
+      // A HEAD answer carries the headers of the GET answer (Content-Length included) and
+      // no body.
+      if (req->method() == bhttp::verb::head) res->body().clear();
       asio::post(self->stream_.get_executor(),
                  [self, res] { self->Write(res, /*counted=*/true); });
     });

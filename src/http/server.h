@@ -76,7 +76,9 @@ struct Response {
 using Handler = std::function<void(const Request&, Response*)>;
 
 // Maps method + path to handlers. Patterns are literal paths whose segments may be
-// ":name" (one path segment, URL-decoded into Request::path_params).
+// ":name" (one path segment, URL-decoded into Request::path_params); a last segment
+// "*name" matches the rest of the path, zero or more segments, joined with '/' (the web
+// UI's "/ui/*path"). Routes are tried in registration order.
 class Router {
  public:
   explicit Router(metrics::Registry* registry);
