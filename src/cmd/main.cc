@@ -76,6 +76,12 @@ int main(int argc, char** argv) {
   server->add_option("--web.external-url", external_url,
                      "The URL under which Vigil is reached, used in alert links.");
 
+  std::string self_scrape_interval = "0s";
+  server->add_option("--self-scrape.interval", self_scrape_interval,
+                     "Scrape Vigil's own /metrics into itself this often (job \"vigil\"), "
+                     "for the built-in \"Vigil overview\" dashboard; 0s = off. scripts/run.sh "
+                     "sets 15s.")
+      ->capture_default_str();
   server->add_option("--config.file", config_file,
                      "Configuration file (prometheus.yml syntax). Without it Vigil runs on "
                      "built-in defaults.");
@@ -202,6 +208,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vigil: %s\n", std::string(st.message()).c_str());
       return kUsageError;
     }
+    auto self_scrape = vigil::cmd::ParseDuration(self_scrape_interval);
+    if (!self_scrape.ok() || *self_scrape < 0) {
+      return UsageError("--self-scrape.interval", self_scrape_interval,
+                        self_scrape.ok() ? "must not be negative" : std::string(self_scrape.status().message()));
+    }
+    cfg.self_scrape_interval_ms = *self_scrape;
     cfg.alertmanager_config_file = alertmanager_config_file;
     cfg.external_url = external_url;
     for (const CLI::Option* opt : server->get_options()) {

@@ -1,5 +1,7 @@
 #include "cmd/scrape_service.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 #include "base/status.h"
 #include "http/targets_api.h"
@@ -26,6 +28,7 @@ absl::Status ScrapeService::Start() {
     }
     cfgs = std::move(loaded->scrape_configs);
   }
+  RETURN_IF_ERROR(AddSelfScrape(&cfgs));
   reloads_ok_ = registry_->NewCounterFamily("vigil_config_reloads_total",
                                             "Configuration reloads by result.", {"result"})
                     ->WithLabelValues({"success"});
@@ -61,10 +64,43 @@ absl::Status ScrapeService::Reload() {
                std::string(loaded.status().message()));
     return loaded.status();
   }
+  if (absl::Status s = AddSelfScrape(&loaded->scrape_configs); !s.ok()) return s;
   manager_->ApplyConfig(loaded->scrape_configs);
   reloads_ok_->Inc();
   VLOG_INFO("main", "reloaded {}: {} scrape job(s)", config_file_,
             loaded->scrape_configs.size());
+  return absl::OkStatus();
+}
+
+std::string SelfScrapeAddress(const std::string& listen_address) {
+  const size_t colon = listen_address.rfind(':');
+  if (colon == std::string::npos) return listen_address;
+  const std::string host = listen_address.substr(0, colon);
+  const std::string port = listen_address.substr(colon + 1);
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1:" + port;
+  if (host == "[::]") return "[::1]:" + port;
+  return listen_address;
+}
+
+absl::Status ScrapeService::AddSelfScrape(std::vector<scrape::ScrapeConfig>* cfgs) const {
+  if (self_interval_ms_ <= 0) return absl::OkStatus();
+  for (const auto& c : *cfgs) {
+    if (c.job_name == "vigil") return absl::OkStatus();
+  }
+  // Written as a config file would be, so the job gets every default a configured one gets.
+  const std::string yaml = fmt::format(
+      "scrape_configs:\n"
+      "  - job_name: vigil\n"
+      "    scrape_interval: {}ms\n"
+      "    scrape_timeout: {}ms\n"
+      "    static_configs: [{{targets: [\"{}\"]}}]\n",
+      self_interval_ms_, std::min<int64_t>(self_interval_ms_, 10'000), self_address_);
+  auto parsed = scrape::ParseConfigText(yaml, "--self-scrape.interval");
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(fmt::format("cannot set up the self-scrape of {}: {}", self_address_,
+                                                  std::string(parsed.status().message())));
+  }
+  for (auto& c : parsed->scrape_configs) cfgs->push_back(std::move(c));
   return absl::OkStatus();
 }
 

@@ -40,7 +40,19 @@ class ScrapeService : public Service {
 
   absl::Status Reload();
 
+  // Adds a job "vigil" that scrapes this server's own /metrics at `address` ("host:port")
+  // every `interval_ms`, beside the configured jobs (and across reloads), so the built-in
+  // "Vigil overview" dashboard has data. A configured job of the same name wins. Call
+  // before Start.
+  void SetSelfScrape(std::string address, int64_t interval_ms) {
+    self_address_ = std::move(address);
+    self_interval_ms_ = interval_ms;
+  }
+
  private:
+  // Appends the self-scrape job to `cfgs` when it is on and not configured already.
+  absl::Status AddSelfScrape(std::vector<scrape::ScrapeConfig>* cfgs) const;
+
   const std::string config_file_;
   const std::function<storage::Appendable*()> db_;
   metrics::Registry* const registry_;
@@ -50,6 +62,12 @@ class ScrapeService : public Service {
   std::unique_ptr<scrape::Manager> manager_;
   metrics::Counter* reloads_ok_ = nullptr;
   metrics::Counter* reloads_failed_ = nullptr;
+  std::string self_address_;
+  int64_t self_interval_ms_ = 0;
 };
+
+// The address a server listening on `listen_address` scrapes itself at: the same, with a
+// wildcard host ("", 0.0.0.0, [::]) replaced by the loopback address.
+std::string SelfScrapeAddress(const std::string& listen_address);
 
 }  // namespace vigil::cmd

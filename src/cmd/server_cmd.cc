@@ -204,6 +204,9 @@ int RunServer(const ServerConfig& cfg) {
       cfg.config_file, [storage_ptr]() -> storage::Appendable* { return storage_ptr->db(); },
       &registry, &targets_api);
   ScrapeService* scrape_ptr = scrape.get();
+  if (cfg.self_scrape_interval_ms > 0) {
+    scrape->SetSelfScrape(SelfScrapeAddress(cfg.listen_address), cfg.self_scrape_interval_ms);
+  }
   services.Add(std::move(scrape));
   services.Add(push.NewService([storage_ptr] { return storage_ptr->db(); }));
   // Rules and notifications (engineer H): handlers registered before the server starts.

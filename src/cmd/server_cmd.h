@@ -33,6 +33,7 @@ struct ServerConfig {
   PushIngestConfig push;               // push endpoints, StatsD, ingestion limits
   std::string alertmanager_config_file;  // --alertmanager.config.file (notify routing)
   std::string external_url;              // --web.external-url, for alert links
+  int64_t self_scrape_interval_ms = 0;   // --self-scrape.interval; 0 = off
 };
 
 // Runs the server; returns the process exit code (0 after a clean shutdown, 1 when startup

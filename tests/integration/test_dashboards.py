@@ -8,6 +8,7 @@ import gzip
 import http.client
 import json
 import re
+import time
 import unittest
 
 from vigil_testlib import Server
@@ -140,6 +141,47 @@ class DashboardsApiTest(unittest.TestCase):
                 expr = t["expr"].replace("$__rate_interval", "1m").replace("$instance", ".*")
                 status, body = s.get_json("/api/v1/query", query=expr)
                 self.assertEqual(status, 200, f"{panel['title']}: {expr}: {body}")
+
+
+class SelfScrapeTest(unittest.TestCase):
+    """--self-scrape.interval (scripts/run.sh sets it) fills the built-in dashboard."""
+
+    def setUp(self):
+        self.server = Server(args=["--self-scrape.interval=1s"]).start()
+
+    def tearDown(self):
+        self.server.cleanup()
+
+    def test_overview_shows_data(self):
+        s = self.server
+        deadline = time.time() + 30
+        samples = 0
+        while time.time() < deadline:
+            status, body = s.get_json("/api/v1/query", query='count_over_time(vigil_tsdb_head_series{job="vigil"}[1m])')
+            result = body["data"]["result"] if status == 200 else []
+            samples = int(float(result[0]["value"][1])) if result else 0
+            if samples >= 3:
+                break
+            time.sleep(0.5)
+        self.assertGreaterEqual(samples, 3, s.log())
+        status, body = s.get_json("/api/v1/query", query='up{job="vigil"}')
+        self.assertEqual([r["metric"]["instance"] for r in body["data"]["result"]], [f"127.0.0.1:{s.port}"])
+        self.assertEqual(body["data"]["result"][0]["value"][1], "1")
+
+        # The $instance variable offers this server; the stat panels have a value.
+        status, body = s.get_json("/api/v1/label/instance/values", **{"match[]": "vigil_build_info"})
+        self.assertEqual(body["data"], [f"127.0.0.1:{s.port}"])
+        status, got = api(s, "GET", "/api/v1/dashboards/vigil-overview")
+        empty = []
+        for panel in got["data"]["panels"]:
+            if panel["type"] != "stat":
+                continue
+            expr = panel["targets"][0]["expr"].replace("$__rate_interval", "5s").replace("$instance", ".*")
+            status, body = s.get_json("/api/v1/query", query=expr)
+            self.assertEqual(status, 200, body)
+            if not body["data"]["result"]:
+                empty.append(panel["title"])
+        self.assertEqual(empty, [], "stat panels without data")
 
 
 class EmbeddedUiTest(unittest.TestCase):
