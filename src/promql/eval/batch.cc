@@ -11,9 +11,11 @@
 //                             either of the above or a plain vector selector
 //
 // outside subqueries, without `@` and without the experimental anchored/smoothed
-// modifiers. A range function's window slides over the series' samples with two indices
-// (O(samples + steps) per series), and aggregations fold each series into per-step group
-// states without building the intermediate vectors. The values are computed by the same
+// modifiers. The node's selector is read series by series into one reused buffer (memory
+// holds one series' samples, not the selector's), a range function's window slides over
+// the samples with two indices (O(samples + steps) per series), and aggregations fold
+// each series into per-step group states without building intermediate vectors or
+// interning every series' labels. The values are computed by the same
 // functions as the step-by-step path (RangeFnValue, AggInit/AggAdd/AggResult), in the same
 // series order, so results are identical to the last bit. Where a shape turns out not to
 // fit at run time (two series of a range function whose labels collide once the metric
@@ -21,8 +23,13 @@
 // at the step where it happens, as Prometheus does.
 #include <algorithm>
 #include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "base/status.h"
+#include "model/sample.h"
 #include "promql/eval/evaluator.h"
 #include "promql/parser/functions.h"
 
@@ -138,13 +145,12 @@ absl::StatusOr<Evaluator::BatchSource> Evaluator::MakeBatchSource(const Expr& e)
   return src;
 }
 
-bool Evaluator::SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
+bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> pts,
                                  std::vector<double>* vals, std::vector<uint8_t>* has) {
   const size_t n = vals->size();
   bool any_window = false;
   if (src.call == nullptr) {
     // As EvalVectorSelector: the last sample at or before the step, within the lookback.
-    const std::vector<Point>& pts = s.points;
     size_t j = 0;
     for (size_t k = 0; k < n; ++k) {
       int64_t ref = start_ + static_cast<int64_t>(k) * step_ - src.offset_ms;
@@ -160,7 +166,6 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
   }
   // As EvalRange + EvalCall: the window (ref - range, ref] slides with two indices.
   static const std::vector<double> kNoScalars;
-  const std::vector<Point>& pts = s.fresh;
   RangeArg r;
   r.range_ms = src.range_ms;
   size_t lo = 0, hi = 0;
@@ -176,8 +181,7 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
     any_window = true;
     r.range_start = wstart;
     r.range_end = ref;
-    (*has)[k] = RangeFnValue(src.fn, std::span<const Point>(&pts[lo], hi - lo), r, ts,
-                             kNoScalars, &(*vals)[k]);
+    (*has)[k] = RangeFnValue(src.fn, pts.subspan(lo, hi - lo), r, ts, kNoScalars, &(*vals)[k]);
   }
   return any_window;
 }
@@ -187,92 +191,137 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
   const AggregateExpr* agg =
       e.kind == NodeKind::kAggregate ? static_cast<const AggregateExpr*>(&e) : nullptr;
   ASSIGN_OR_RETURN(BatchSource src, MakeBatchSource(agg ? *agg->expr : e));
-  ASSIGN_OR_RETURN(const Loaded* l, Load(*src.vs));
-  const size_t ns = l->series.size();
+  b->steps.assign(n, Vector());
+  b->taken.assign(n, false);
+  auto range = ranges_.find(src.vs);
+  if (range == ranges_.end() || querier_ == nullptr) return absl::OkStatus();
+  auto [mint, maxt] = range->second;
+  // Whether the elements' labels lose the metric name now (rather than at the end).
+  const bool drops_name = src.call != nullptr && !src.keep_name && !opts_.delayed_name_removal;
+  const bool marked = src.call != nullptr && !src.keep_name && opts_.delayed_name_removal;
+  const int64_t samples_before = loaded_samples_;
+  auto give_up = [&] {
+    // Let the step-by-step path evaluate (and report) this node.
+    b->unusable = true;
+    b->steps.clear();
+    loaded_samples_ = samples_before;
+    return absl::OkStatus();
+  };
 
-  // The labels each series' elements carry, as the step-by-step path derives them.
-  std::vector<const model::Labels*> labels(ns);
-  std::vector<uint8_t> marked(ns, 0);
-  for (size_t i = 0; i < ns; ++i) {
-    const model::Labels* sl = l->series[i].labels;
-    if (src.call == nullptr || src.keep_name) {
-      labels[i] = sl;
-    } else {
-      Elem d = Derived(sl, false, 0, 0);
-      labels[i] = d.labels;
-      marked[i] = d.drop_name;
-    }
-  }
-  if (src.call != nullptr) {
-    // Dropping the name can make two series' labels equal; the step-by-step path reports
-    // that at the steps where both have a value.
-    std::unordered_set<const model::Labels*> seen;
-    for (const model::Labels* x : labels) {
-      if (!seen.insert(x).second) {
-        b->unusable = true;
-        return absl::OkStatus();
-      }
-    }
-  }
-
+  // The series are read one at a time: decoded into `pts`, folded into the result, and
+  // dropped, so memory holds one series' samples rather than the selector's.
+  storage::SelectHints hints;
+  hints.start = mint;
+  hints.end = maxt;
+  hints.step = step_;
+  auto ss = querier_->Select(true, hints, src.vs->matchers);
+  std::vector<Point> pts;
   std::vector<double> vals(n);
   std::vector<uint8_t> has(n);
   const Expr& counter_arg = src.call != nullptr ? *src.call->args[0] : e;
-  b->steps.assign(n, Vector());
-  b->taken.assign(n, false);
+  // Labels of the elements seen so far (standalone function) or hashes of the name-less
+  // labels (aggregation), to catch two series that collide once the name is gone.
+  std::unordered_set<const model::Labels*> seen_labels;
+  std::unordered_set<uint64_t> seen_hashes;
+  // Aggregation: groups in order of first appearance, one state per (group, step).
+  std::vector<const model::Labels*> groups;
+  std::unordered_map<std::string, uint32_t> group_index;
+  std::string key;
+  std::vector<model::Label> group_labels;
+  std::vector<AggState> states;
+  std::vector<uint8_t> seen;  // per state; bit 0: has a member; bit 1: a member is marked
+  std::vector<std::vector<uint32_t>> order(agg ? n : 0);
 
-  if (agg == nullptr) {
-    for (size_t i = 0; i < ns; ++i) {
-      RETURN_IF_ERROR(CheckLimits());
-      bool any = SeriesStepValues(src, l->series[i], &vals, &has);
-      if (any && src.counter_fn) CheckCounterName(counter_arg, *l->series[i].labels);
+  while (ss->Next()) {
+    RETURN_IF_ERROR(CheckLimits());
+    const storage::Series& s = ss->At();
+    pts.clear();
+    auto it = s.Iterator();
+    if (it->Seek(mint)) {
+      do {
+        model::Sample smp = it->At();
+        if (smp.t > maxt) break;
+        pts.push_back({smp.t, smp.v});
+      } while (it->Next());
+    }
+    RETURN_IF_ERROR(it->Err());
+    loaded_samples_ += static_cast<int64_t>(pts.size());
+    if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
+      return absl::ResourceExhaustedError(
+          "query processing would load too many samples into memory in query execution");
+    }
+    if (pts.empty()) continue;
+    if (src.call != nullptr) {
+      // Range selectors read around stale markers.
+      std::erase_if(pts, [](const Point& p) { return model::IsStaleNaN(p.v); });
+    }
+    const model::Labels& raw = s.labels();
+
+    if (agg == nullptr) {
+      const model::Labels* l = Intern(raw);
+      if (drops_name) l = DropMetricName(l);
+      if (!seen_labels.insert(l).second) return give_up();
+      bool any = SeriesStepValues(src, pts, &vals, &has);
+      if (any && src.counter_fn) CheckCounterName(counter_arg, raw);
       for (size_t k = 0; k < n; ++k) {
         if (!has[k]) continue;
-        b->steps[k].push_back(
-            {labels[i], vals[k], start_ + static_cast<int64_t>(k) * step_, marked[i] != 0});
+        b->steps[k].push_back({l, vals[k], start_ + static_cast<int64_t>(k) * step_, marked});
       }
+      continue;
     }
-    return absl::OkStatus();
-  }
 
-  // Group of each series, in the order groups first appear.
-  std::vector<uint32_t> gid(ns);
-  std::vector<const model::Labels*> groups;
-  std::unordered_map<const model::Labels*, uint32_t> group_index;
-  for (size_t i = 0; i < ns; ++i) {
-    const model::Labels* key = GroupKey(*agg, labels[i]);
-    auto [it, inserted] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
-    if (inserted) groups.push_back(key);
-    gid[i] = it->second;
-  }
-  const size_t ng = groups.size();
-  if (ng * n > (size_t{64} << 20)) {
-    // Too many (group, step) states to hold at once: step by step instead.
-    b->unusable = true;
-    return absl::OkStatus();
-  }
-  std::vector<AggState> states(ng * n);
-  std::vector<uint8_t> seen(ng * n, 0);  // bit 0: has a member; bit 1: a member is marked
-  std::vector<std::vector<uint32_t>> order(n);
-  for (size_t i = 0; i < ns; ++i) {
-    RETURN_IF_ERROR(CheckLimits());
-    bool any = SeriesStepValues(src, l->series[i], &vals, &has);
-    if (any && src.counter_fn) CheckCounterName(counter_arg, *l->series[i].labels);
-    const size_t base = gid[i] * n;
-    const uint8_t mark = marked[i] ? 2 : 0;
+    // The group, from the series' own labels (as GroupKey would from the element's).
+    key.clear();
+    group_labels.clear();
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const model::Label& lab : raw) {
+      bool name_like = lab.name == model::kMetricName || lab.name == "__type__" ||
+                       lab.name == "__unit__";
+      if (drops_name && !name_like) {
+        for (char ch : lab.name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+        hash = (hash ^ 0xff) * 0x100000001b3ULL;
+        for (char ch : lab.value) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+        hash = (hash ^ 0xfe) * 0x100000001b3ULL;
+      }
+      bool listed = std::find(agg->grouping.begin(), agg->grouping.end(), lab.name) !=
+                    agg->grouping.end();
+      bool in_group = agg->without ? !listed && !name_like : listed && !(drops_name && name_like);
+      if (!in_group) continue;
+      key.append(lab.name).push_back('\xff');
+      key.append(lab.value).push_back('\xff');
+      group_labels.push_back(lab);
+    }
+    // A hash collision only sends the node down the (correct) step-by-step path.
+    if (drops_name && !seen_hashes.insert(hash).second) return give_up();
+    auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
+    if (fresh) {
+      if ((groups.size() + 1) * n > (size_t{64} << 20)) return give_up();
+      groups.push_back(Intern(model::Labels(group_labels)));
+      states.resize(groups.size() * n);
+      seen.resize(groups.size() * n, 0);
+    }
+    const uint32_t g = git->second;
+
+    bool any = SeriesStepValues(src, pts, &vals, &has);
+    if (any && src.counter_fn) CheckCounterName(counter_arg, raw);
+    const size_t base = g * n;
+    const uint8_t mark = marked ? 2 : 0;
     for (size_t k = 0; k < n; ++k) {
       if (!has[k]) continue;
       size_t idx = base + k;
       if (seen[idx] == 0) {
         seen[idx] = 1 | mark;
         AggInit(agg->op, vals[k], &states[idx]);
-        order[k].push_back(gid[i]);
+        order[k].push_back(g);
       } else {
         seen[idx] |= mark;
         AggAdd(agg->op, vals[k], &states[idx]);
       }
     }
   }
+  RETURN_IF_ERROR(ss->Err());
+  for (auto& w : ss->Warnings()) warnings_.insert(w);
+  if (agg == nullptr) return absl::OkStatus();
   for (size_t k = 0; k < n; ++k) {
     Vector& out = b->steps[k];
     out.reserve(order[k].size());

@@ -177,7 +177,7 @@ class Evaluator {
   absl::Status ComputeBatched(const Expr& e, Batched* b);
   absl::StatusOr<BatchSource> MakeBatchSource(const Expr& e);
   // Fills the values of one series at every step; true if any step's window had samples.
-  bool SeriesStepValues(const BatchSource& src, const LoadedSeries& s,
+  bool SeriesStepValues(const BatchSource& src, std::span<const Point> pts,
                         std::vector<double>* vals, std::vector<uint8_t>* has);
   // The interned labels of the group `l` belongs to in `a` (not count_values; memoized).
   const model::Labels* GroupKey(const AggregateExpr& a, const model::Labels* l);
