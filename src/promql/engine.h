@@ -46,6 +46,10 @@ struct EngineOptions {
   // label_replace() and `by (__name__)` still see it. Off by default, as upstream; the
   // conformance scripts assume it on.
   bool delayed_name_removal = false;
+  // Evaluate range functions of a selector and simple aggregations of them for every step
+  // at once, series by series (eval/batch.cc). The results are identical either way; off
+  // only to check that in tests.
+  bool batch_eval = true;
 };
 
 // One point of a range-query series or a range vector.

@@ -266,13 +266,13 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
         PrepareNode(*c.args[0], start, end);
         return;
       }
-      if (subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
+      if (opts_.batch_eval && subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       for (const auto& a : c.args) PrepareNode(*a, start, end);
       return;
     }
     case NodeKind::kAggregate: {
       const auto& a = static_cast<const AggregateExpr&>(e);
-      if (subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
+      if (opts_.batch_eval && subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       if (a.param) PrepareNode(*a.param, start, end);
       PrepareNode(*a.expr, start, end);
       return;
