@@ -20,6 +20,7 @@ const common = {
   jsx: 'automatic',
   jsxImportSource: 'preact',
   logLevel: 'warning',
+  logLimit: 20,
   absWorkingDir: here,
   legalComments: 'none',
 };
@@ -36,7 +37,7 @@ async function buildApp() {
     entryNames: '[name]-[hash]',
     assetNames: '[name]-[hash]',
     format: 'esm',
-    target: ['es2020', 'chrome90', 'firefox90', 'safari14'],
+    target: 'es2020',
     minify: true,
     sourcemap: false,
     metafile: true,

@@ -1,0 +1,92 @@
+// The PromQL editor: CodeMirror 6 with codemirror-promql (highlighting, linting, and
+// completion of functions, metric names, label names and values from Vigil's API).
+// Enter runs the query, Shift+Enter inserts a newline.
+import { useEffect, useRef } from 'preact/hooks';
+import { EditorState, Prec } from '@codemirror/state';
+import { EditorView, keymap, placeholder as cmPlaceholder, highlightSpecialChars, drawSelection } from '@codemirror/view';
+import { defaultKeymap, history, historyKeymap, insertNewline } from '@codemirror/commands';
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
+import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { PromQLExtension } from '@prometheus-io/codemirror-promql';
+
+let promql: PromQLExtension | null = null;
+
+function promqlExtension(): PromQLExtension {
+  // One client for every editor, so the metric name cache is shared.
+  if (!promql) {
+    promql = new PromQLExtension().setComplete({
+      remote: { url: window.location.origin, httpMethod: 'GET', cache: { maxAge: 60_000 } },
+    });
+  }
+  return promql;
+}
+
+const theme = EditorView.theme({
+  '&': { fontSize: '13px', background: '#fff', border: '1px solid #c5cad3', borderRadius: '4px' },
+  '&.cm-focused': { outline: '2px solid #7aa7e6', outlineOffset: '-1px' },
+  '.cm-content': { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace', padding: '6px 0' },
+  '.cm-line': { padding: '0 8px' },
+  '.cm-tooltip.cm-tooltip-autocomplete > ul': { fontFamily: 'ui-monospace, Menlo, Consolas, monospace', maxHeight: '16em' },
+  '.cm-placeholder': { color: '#8a93a3' },
+});
+
+export function PromQLEditor(props: {
+  value: string;
+  onChange: (v: string) => void;
+  onSubmit: () => void;
+  placeholder?: string;
+  autofocus?: boolean;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const cb = useRef(props);
+  cb.current = props;
+
+  useEffect(() => {
+    const submit = keymap.of([
+      { key: 'Enter', run: () => (cb.current.onSubmit(), true) },
+      { key: 'Shift-Enter', run: insertNewline },
+      { key: 'Mod-Enter', run: () => (cb.current.onSubmit(), true) },
+    ]);
+    const v = new EditorView({
+      parent: host.current!,
+      state: EditorState.create({
+        doc: props.value,
+        extensions: [
+          highlightSpecialChars(),
+          history(),
+          drawSelection(),
+          closeBrackets(),
+          bracketMatching(),
+          autocompletion({ activateOnTyping: true }),
+          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          EditorView.lineWrapping,
+          cmPlaceholder(props.placeholder ?? 'Expression (press Enter to run, Shift+Enter for a new line)'),
+          // Completion takes Enter first when its list is open; otherwise Enter runs the query.
+          Prec.highest(keymap.of(completionKeymap)),
+          Prec.high(submit),
+          keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap]),
+          promqlExtension().asExtension(),
+          theme,
+          EditorView.updateListener.of((u) => {
+            if (u.docChanged) cb.current.onChange(u.state.doc.toString());
+          }),
+          EditorView.contentAttributes.of({ 'aria-label': 'PromQL expression', 'data-testid': 'promql-editor' }),
+        ],
+      }),
+    });
+    view.current = v;
+    if (props.autofocus) v.focus();
+    return () => v.destroy();
+  }, []);
+
+  // Outside changes (history navigation, a loaded URL) replace the text.
+  useEffect(() => {
+    const v = view.current;
+    if (v && v.state.doc.toString() !== props.value) {
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
+    }
+  }, [props.value]);
+
+  return <div class="editor" ref={host} />;
+}
