@@ -1,6 +1,10 @@
 // The PromQL editor: CodeMirror 6 with codemirror-promql (highlighting, linting, and
 // completion of functions, metric names, label names and values from Vigil's API).
 // Enter runs the query, Shift+Enter inserts a newline.
+//
+// The text is reported to the parent (onChange) once typing pauses, on blur and before a
+// submit, not on every keystroke: re-rendering the parent between fast keystrokes while
+// the completion list is open hung headless Chromium's renderer in the browser tests.
 import { useEffect, useRef } from 'preact/hooks';
 import { EditorState, Prec } from '@codemirror/state';
 import { EditorView, keymap, placeholder as cmPlaceholder, highlightSpecialChars, drawSelection } from '@codemirror/view';
@@ -10,6 +14,13 @@ import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from '@cod
 import { PromQLExtension } from '@prometheus-io/codemirror-promql';
 
 let promql: PromQLExtension | null = null;
+
+const pendingFlushes = new Set<() => void>();
+
+/** Reports every editor's current text now (call before reading values on a button click). */
+export function flushEditors() {
+  pendingFlushes.forEach((f) => f());
+}
 
 function promqlExtension(): PromQLExtension {
   // One client for every editor, so the metric name cache is shared.
@@ -35,18 +46,32 @@ export function PromQLEditor(props: {
   onChange: (v: string) => void;
   onSubmit: () => void;
   placeholder?: string;
-  autofocus?: boolean;
 }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const cb = useRef(props);
   cb.current = props;
+  // The text this editor last reported through onChange. A value prop equal to it is our
+  // own edit coming back (possibly late, after more typing), not an outside change.
+  const emitted = useRef(props.value);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const flush = () => {
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = null;
+    const v = view.current;
+    if (!v) return;
+    const text = v.state.doc.toString();
+    if (text !== emitted.current) {
+      emitted.current = text;
+      cb.current.onChange(text);
+    }
+  };
 
   useEffect(() => {
     const submit = keymap.of([
-      { key: 'Enter', run: () => (cb.current.onSubmit(), true) },
+      { key: 'Enter', run: () => (flush(), cb.current.onSubmit(), true) },
       { key: 'Shift-Enter', run: insertNewline },
-      { key: 'Mod-Enter', run: () => (cb.current.onSubmit(), true) },
+      { key: 'Mod-Enter', run: () => (flush(), cb.current.onSubmit(), true) },
     ]);
     const v = new EditorView({
       parent: host.current!,
@@ -69,23 +94,33 @@ export function PromQLEditor(props: {
           promqlExtension().asExtension(),
           theme,
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) cb.current.onChange(u.state.doc.toString());
+            if (u.docChanged) {
+              if (timer.current) clearTimeout(timer.current);
+              timer.current = setTimeout(flush, 300);
+            }
+            if (u.focusChanged && !u.view.hasFocus) flush();
           }),
           EditorView.contentAttributes.of({ 'aria-label': 'PromQL expression', 'data-testid': 'promql-editor' }),
         ],
       }),
     });
     view.current = v;
-    if (props.autofocus) v.focus();
-    return () => v.destroy();
+    pendingFlushes.add(flush);
+    return () => {
+      flush();
+      pendingFlushes.delete(flush);
+      v.destroy();
+    };
   }, []);
 
-  // Outside changes (history navigation, a loaded URL) replace the text.
+  // Outside changes (history navigation, a loaded URL) replace the text. Effects may run
+  // late, after more typing, so compare the newest props, never this render's closure.
   useEffect(() => {
     const v = view.current;
-    if (v && v.state.doc.toString() !== props.value) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
-    }
+    const want = cb.current.value;
+    if (!v || want === emitted.current) return;
+    emitted.current = want;
+    if (v.state.doc.toString() !== want) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: want } });
   }, [props.value]);
 
   return <div class="editor" ref={host} />;

@@ -145,7 +145,7 @@ function PanelContent({ panel, result, height }: { panel: Panel; result: Result;
         stacked={!!panel.stacked}
         unit={unit}
         decimals={dec}
-        height={Math.max(60, height - legendLines * 19 - 10)}
+        height={Math.max(60, height - legendLines * 18 - 8)}
         legend
       />
     );

@@ -1,10 +1,10 @@
 // Dialog that edits one panel with a live preview.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { DEFAULT_THRESHOLDS, PANEL_TYPES, type Panel, type PanelType, type Threshold } from '../lib/model';
 import type { TimeRange } from '../lib/time';
 import { UNITS } from '../lib/units';
 import type { VariableValue } from '../lib/variables';
-import { PromQLEditor } from './Editor';
+import { flushEditors, PromQLEditor } from './Editor';
 import { PanelView } from './Panel';
 
 const TYPE_NAMES: Record<PanelType, string> = {
@@ -22,13 +22,22 @@ export function PanelEditor(props: {
   onApply: (p: Panel) => void;
   onCancel: () => void;
 }) {
-  const [p, setP] = useState<Panel>(() => JSON.parse(JSON.stringify(props.panel)));
+  const [p, setPState] = useState<Panel>(() => JSON.parse(JSON.stringify(props.panel)));
+  // The newest panel, also between renders: the query editors report their text on blur or
+  // right before a submit, and the submit must see it.
+  const latest = useRef(p);
+  const setP = (next: Panel) => {
+    latest.current = next;
+    setPState(next);
+  };
   const [preview, setPreview] = useState<Panel>(p);
   const [tick, setTick] = useState(0);
-  const set = (patch: Partial<Panel>) => setP({ ...p, ...patch });
-  const setTarget = (i: number, patch: Partial<Panel['targets'][0]>) => set({ targets: p.targets.map((t, j) => (j === i ? { ...t, ...patch } : t)) });
+  const set = (patch: Partial<Panel>) => setP({ ...latest.current, ...patch });
+  const setTarget = (i: number, patch: Partial<Panel['targets'][0]>) =>
+    set({ targets: latest.current.targets.map((t, j) => (j === i ? { ...t, ...patch } : t)) });
   const runPreview = () => {
-    setPreview(p);
+    flushEditors();
+    setPreview(latest.current);
     setTick((n) => n + 1);
   };
   const thresholds = p.thresholds ?? [];
@@ -62,7 +71,7 @@ export function PanelEditor(props: {
                   const type = (e.target as HTMLSelectElement).value as PanelType;
                   const patch: Partial<Panel> = { type };
                   if ((type === 'stat' || type === 'bargauge') && !p.thresholds) patch.thresholds = DEFAULT_THRESHOLDS.map((t) => ({ ...t }));
-                  const next = { ...p, ...patch };
+                  const next = { ...latest.current, ...patch };
                   setP(next);
                   setPreview(next);
                 }}>
@@ -165,7 +174,10 @@ export function PanelEditor(props: {
           <button class="btn" onClick={props.onCancel}>
             Cancel
           </button>
-          <button class="btn btn-primary" onClick={() => props.onApply({ ...p, thresholds: p.thresholds?.slice().sort(byValue) })}>
+          <button class="btn btn-primary" onClick={() => {
+              flushEditors();
+              props.onApply({ ...latest.current, thresholds: latest.current.thresholds?.slice().sort(byValue) });
+            }}>
             Apply
           </button>
         </div>

@@ -14,6 +14,12 @@ import { variableValues } from '../lib/variables';
 import { navigate, setSearch } from '../router';
 
 const ROW_PX = 30;
+const GAP_PX = 8;
+
+/** Height of a panel's body: rows plus the gaps between them, less the header and padding. */
+function bodyHeight(h: number): number {
+  return h * ROW_PX + (h - 1) * GAP_PX - 40;
+}
 
 export function newDashboard(): Dashboard {
   return { title: 'New dashboard', tags: [], time: { from: 'now-1h', to: 'now' }, refresh: '', variables: [], panels: [] };
@@ -246,7 +252,7 @@ export function DashboardPage({ uid }: { uid: string | null }) {
                 )
               )}
             </div>
-            <PanelView panel={p} range={range} vars={vars} tick={tick} height={p.gridPos.h * ROW_PX - 36} />
+            <PanelView panel={p} range={range} vars={vars} tick={tick} height={bodyHeight(p.gridPos.h)} />
           </div>
         ))}
       </div>

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorText, isAbort, queryInstant, queryRange, type QueryData } from '../api';
 import { ErrorBox, Warnings } from '../components/common';
-import { PromQLEditor } from '../components/Editor';
+import { flushEditors, PromQLEditor } from '../components/Editor';
 import { TimeSeriesGraph, useWidth, type GraphSeries } from '../components/Graph';
 import { ResultTable } from '../components/ResultTable';
 import { RefreshPicker, TimeRangePicker, useInterval } from '../components/TimeRangePicker';
@@ -76,10 +76,17 @@ export function Explore() {
     });
   }, [ran, range, stepText, tab, stacked, refresh]);
 
+  // The editor reports its text when typing pauses; the ref always has the newest.
+  const exprRef = useRef(expr);
+  const onExpr = useCallback((v: string) => {
+    exprRef.current = v;
+    setExpr(v);
+  }, []);
   const run = useCallback(() => {
-    setRan(expr.trim());
+    flushEditors();
+    setRan(exprRef.current.trim());
     setRunId((n) => n + 1);
-  }, [expr]);
+  }, []);
 
   // Run on every explicit run and whenever the view's parameters change.
   useEffect(() => {
@@ -139,7 +146,7 @@ export function Explore() {
     <div class="page explore">
       <div class="card">
         <div class="editor-row">
-          <PromQLEditor value={expr} onChange={setExpr} onSubmit={run} autofocus />
+          <PromQLEditor value={expr} onChange={onExpr} onSubmit={run} />
           <button class="btn btn-primary" onClick={run} data-testid="run-query">
             {busy ? 'Running…' : 'Run query'}
           </button>
