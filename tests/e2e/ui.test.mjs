@@ -240,7 +240,7 @@ scrape_configs:
     await shot('dashboard-panel-editor');
     await dlg.getByRole('button', { name: 'Apply' }).click();
     await page.getByTestId('save-dashboard').click();
-    await page.waitForURL(/\/ui\/dashboards\/[A-Za-z0-9_-]+$/);
+    await page.waitForURL((u) => /^\/ui\/dashboards\/[A-Za-z0-9_-]+$/.test(u.pathname) && !u.pathname.endsWith('/new'));
     uid = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
     assert.notEqual(uid, 'new');
     await page.reload();

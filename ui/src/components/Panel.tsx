@@ -127,17 +127,33 @@ export function PanelView(props: { panel: Panel; range: TimeRange; vars: Record<
       {error && <div class="panel-error" title={error}>{error}</div>}
       {!error && warnings.length > 0 && <div class="panel-warn" title={warnings.join('\n')}>⚠ {warnings[0]}</div>}
       {!error && panel.targets.every((t) => !t.expr.trim()) && <div class="empty">No query yet: edit the panel to add one.</div>}
-      {!error && result && <PanelContent panel={panel} result={result} height={height - (warnings.length ? 20 : 0)} />}
+      {!error && result && <PanelContent panel={panel} result={result} width={width} height={height - (warnings.length ? 20 : 0)} />}
     </div>
   );
 }
 
-function PanelContent({ panel, result, height }: { panel: Panel; result: Result; height: number }) {
+/** Lines the legend under a graph will take (at most 3; it scrolls beyond). */
+function legendLines(names: string[], width: number): number {
+  // Legend entries: 12px monospace (~7.2px a character), a 15px swatch, 14px gaps.
+  let lines = 1;
+  let x = 0;
+  for (const n of names) {
+    const w = Math.min(width, n.length * 7.2 + 29);
+    if (x > 0 && x + w > width) {
+      lines++;
+      x = 0;
+    }
+    x += w;
+  }
+  return Math.min(3, lines);
+}
+
+function PanelContent({ panel, result, width, height }: { panel: Panel; result: Result; width: number; height: number }) {
   const unit = panel.unit;
   const dec = panel.decimals;
   if (result.kind === 'graph') {
     if (result.series.length === 0) return <div class="empty">No data</div>;
-    const legendLines = Math.min(3, result.series.length);
+    const lines = legendLines(result.series.map((s) => s.name), width);
     return (
       <TimeSeriesGraph
         xs={result.xs}
@@ -145,7 +161,7 @@ function PanelContent({ panel, result, height }: { panel: Panel; result: Result;
         stacked={!!panel.stacked}
         unit={unit}
         decimals={dec}
-        height={Math.max(60, height - legendLines * 18 - 8)}
+        height={Math.max(60, height - lines * 18 - 8)}
         legend
       />
     );
