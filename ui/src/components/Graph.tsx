@@ -182,7 +182,9 @@ export function TimeSeriesGraph(props: {
       },
     };
     plot.current = new uPlot(opts, data, el);
-  }, [xs, series, stacked, unit, decimals, height, hidden]);
+    // Hidden series matter to the data only when stacked; otherwise toggle() shows and hides
+    // them in place without touching the data.
+  }, [xs, series, stacked, unit, decimals, height, stacked ? hidden : null]);
 
   useEffect(() => {
     const el = wrap.current!;

@@ -170,15 +170,23 @@ function PanelContent({ panel, result, width, height }: { panel: Panel; result: 
   const rows = result.rows;
   if (rows.length === 0) return <div class="empty">No data</div>;
   if (panel.type === 'stat') {
-    const size = Math.max(18, Math.min(56, height / (rows.length > 2 ? 3 : 2)));
+    const shown = rows.slice(0, 24);
+    // Fit the numbers into the panel: as many columns as fit ~160px, then the font size
+    // that lets the longest value fit its cell's width (about 0.6em a character) and height.
+    const cols = shown.length <= 1 ? 1 : Math.max(1, Math.min(shown.length, Math.floor(width / 160)));
+    const lines = Math.ceil(shown.length / cols);
+    const texts = shown.map((r) => formatValue(r.value, unit, dec));
+    const longest = texts.reduce((m, t) => Math.max(m, t.length), 1);
+    const cellH = height / lines - (shown.length > 1 ? 18 : 0);
+    const size = Math.max(12, Math.min(56, cellH * 0.7, (width / cols - 16) / (longest * 0.62)));
     return (
       <div class="stat-grid">
-        {rows.slice(0, 24).map((r) => (
-          <div class="stat">
+        {shown.map((r, i) => (
+          <div class="stat" style={{ width: `${Math.floor(100 / cols) - 2}%` }}>
             <div class="stat-value" style={{ color: cssColor(thresholdColor(r.value, panel.thresholds), '#1d2330'), fontSize: `${size}px` }}>
-              {formatValue(r.value, unit, dec)}
+              {texts[i]}
             </div>
-            {rows.length > 1 && <div class="stat-name" title={r.name}>{r.name}</div>}
+            {shown.length > 1 && <div class="stat-name" title={r.name}>{r.name}</div>}
           </div>
         ))}
       </div>
