@@ -11,11 +11,14 @@
 //                             either of the above or a plain vector selector
 //
 // outside subqueries, without `@` and without the experimental anchored/smoothed
-// modifiers. The node's selector is read series by series into one reused buffer (memory
-// holds one series' samples, not the selector's), a range function's window slides over
-// the samples with two indices (O(samples + steps) per series), and aggregations fold
-// each series into per-step group states without building intermediate vectors or
-// interning every series' labels. The values are computed by the same
+// modifiers. The node's selector is read in rounds of series: their samples are decoded
+// and their windows computed in parallel (parallel.h), each series into its own slots,
+// and the calling thread folds them into the result in series order, so memory holds a
+// round's per-step values rather than the selector's samples. A range function's window
+// slides over the samples with two indices (O(samples + steps) per series), counter
+// windows without a reset skip rate()'s reset scan, and aggregations fold each series
+// into per-step group states without building intermediate vectors or interning every
+// series' labels. The values are computed by the same
 // functions as the step-by-step path (RangeFnValue, AggInit/AggAdd/AggResult), in the same
 // series order, so results are identical to the last bit. Where a shape turns out not to
 // fit at run time (two series of a range function whose labels collide once the metric
@@ -31,6 +34,7 @@
 #include "base/status.h"
 #include "model/sample.h"
 #include "promql/eval/evaluator.h"
+#include "promql/eval/parallel.h"
 #include "promql/parser/functions.h"
 
 namespace vigil::promql::eval {
@@ -146,8 +150,8 @@ absl::StatusOr<Evaluator::BatchSource> Evaluator::MakeBatchSource(const Expr& e)
 }
 
 bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> pts,
-                                 std::vector<double>* vals, std::vector<uint8_t>* has) {
-  const size_t n = vals->size();
+                                 std::span<double> vals, std::span<uint8_t> has) const {
+  const size_t n = vals.size();
   bool any_window = false;
   if (src.call == nullptr) {
     // As EvalVectorSelector: the last sample at or before the step, within the lookback.
@@ -155,12 +159,12 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
     for (size_t k = 0; k < n; ++k) {
       int64_t ref = start_ + static_cast<int64_t>(k) * step_ - src.offset_ms;
       while (j < pts.size() && pts[j].t <= ref) ++j;
-      (*has)[k] = 0;
+      has[k] = 0;
       if (j == 0) continue;
       const Point& p = pts[j - 1];
       if (p.t <= ref - opts_.lookback_delta_ms || model::IsStaleNaN(p.v)) continue;
-      (*vals)[k] = p.v;
-      (*has)[k] = 1;
+      vals[k] = p.v;
+      has[k] = 1;
     }
     return true;
   }
@@ -168,6 +172,17 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
   static const std::vector<double> kNoScalars;
   RangeArg r;
   r.range_ms = src.range_ms;
+  // For counters: resets[i] = number of drops among pts[1..i], so that a window without
+  // any skips rate()'s reset scan (the result is the same; the scan finds nothing).
+  thread_local std::vector<uint32_t> resets;
+  if (src.counter_fn) {
+    resets.resize(pts.size());
+    uint32_t drops = 0;
+    for (size_t i = 0; i < pts.size(); ++i) {
+      if (i > 0 && pts[i].v < pts[i - 1].v) ++drops;
+      resets[i] = drops;
+    }
+  }
   size_t lo = 0, hi = 0;
   for (size_t k = 0; k < n; ++k) {
     int64_t ts = start_ + static_cast<int64_t>(k) * step_;
@@ -176,12 +191,14 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
     while (lo < pts.size() && pts[lo].t <= wstart) ++lo;
     if (hi < lo) hi = lo;
     while (hi < pts.size() && pts[hi].t <= ref) ++hi;
-    (*has)[k] = 0;
+    has[k] = 0;
     if (lo == hi) continue;
     any_window = true;
     r.range_start = wstart;
     r.range_end = ref;
-    (*has)[k] = RangeFnValue(src.fn, pts.subspan(lo, hi - lo), r, ts, kNoScalars, &(*vals)[k]);
+    bool no_resets = src.counter_fn && resets[hi - 1] == resets[lo];
+    has[k] = RangeFnValue(src.fn, pts.subspan(lo, hi - lo), r, ts, kNoScalars, &vals[k],
+                             no_resets);
   }
   return any_window;
 }
@@ -208,16 +225,16 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
     return absl::OkStatus();
   };
 
-  // The series are read one at a time: decoded into `pts`, folded into the result, and
-  // dropped, so memory holds one series' samples rather than the selector's.
+  // The series are read in rounds: the calling thread takes up to kRound series from the
+  // set (their labels, group and sample iterator), the pieces are decoded and their
+  // windows computed in parallel, each into its own slots, and the calling thread then
+  // folds them into the result in series order, so the result does not depend on the
+  // threads. Memory holds one round's per-step values, not the selector's samples.
   storage::SelectHints hints;
   hints.start = mint;
   hints.end = maxt;
   hints.step = step_;
   auto ss = querier_->Select(true, hints, src.vs->matchers);
-  std::vector<Point> pts;
-  std::vector<double> vals(n);
-  std::vector<uint8_t> has(n);
   const Expr& counter_arg = src.call != nullptr ? *src.call->args[0] : e;
   // Labels of the elements seen so far (standalone function) or hashes of the name-less
   // labels (aggregation), to catch two series that collide once the name is gone.
@@ -232,90 +249,136 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
   std::vector<uint8_t> seen;  // per state; bit 0: has a member; bit 1: a member is marked
   std::vector<std::vector<uint32_t>> order(agg ? n : 0);
 
-  while (ss->Next()) {
+  struct Piece {
+    std::unique_ptr<storage::SampleIterator> it;
+    const model::Labels* labels = nullptr;  // standalone function: the elements' labels
+    uint32_t group = 0;                     // aggregation: the series' group
+    uint64_t hash = 0;                      // aggregation: hash of the name-less labels
+    std::string metric;                     // counter functions: for the info annotation
+    size_t samples = 0;
+    bool any = false;
+    absl::Status err;
+  };
+  constexpr size_t kRound = 512;
+  std::vector<Piece> pieces(kRound);
+  std::vector<double> vals(kRound * n);
+  std::vector<uint8_t> has(kRound * n);
+  bool more = true;
+  while (more) {
     RETURN_IF_ERROR(CheckLimits());
-    const storage::Series& s = ss->At();
-    pts.clear();
-    auto it = s.Iterator();
-    if (it->Seek(mint)) {
-      do {
-        model::Sample smp = it->At();
-        if (smp.t > maxt) break;
-        pts.push_back({smp.t, smp.v});
-      } while (it->Next());
+    size_t m = 0;
+    for (; m < kRound && (more = ss->Next()); ++m) {
+      const storage::Series& s = ss->At();
+      const model::Labels& raw = s.labels();
+      Piece& p = pieces[m];
+      p.it = s.Iterator();
+      p.samples = 0;
+      p.any = false;
+      p.err = absl::OkStatus();
+      if (src.counter_fn) p.metric.assign(raw.MetricName());
+      if (agg == nullptr) {
+        p.labels = Intern(raw);
+        if (drops_name) p.labels = DropMetricName(p.labels);
+        continue;
+      }
+      // The group, from the series' own labels (as GroupKey would from the element's).
+      key.clear();
+      group_labels.clear();
+      uint64_t hash = 0xcbf29ce484222325ULL;
+      for (const model::Label& lab : raw) {
+        bool name_like = lab.name == model::kMetricName || lab.name == "__type__" ||
+                         lab.name == "__unit__";
+        if (drops_name && !name_like) {
+          for (char ch : lab.name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+          hash = (hash ^ 0xff) * 0x100000001b3ULL;
+          for (char ch : lab.value) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+          hash = (hash ^ 0xfe) * 0x100000001b3ULL;
+        }
+        bool listed = std::find(agg->grouping.begin(), agg->grouping.end(), lab.name) !=
+                      agg->grouping.end();
+        bool in_group =
+            agg->without ? !listed && !name_like : listed && !(drops_name && name_like);
+        if (!in_group) continue;
+        key.append(lab.name).push_back('\xff');
+        key.append(lab.value).push_back('\xff');
+        group_labels.push_back(lab);
+      }
+      p.hash = hash;
+      auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
+      if (fresh) {
+        if ((groups.size() + 1) * n > (size_t{64} << 20)) return give_up();
+        groups.push_back(Intern(model::Labels(group_labels)));
+        states.resize(groups.size() * n);
+        seen.resize(groups.size() * n, 0);
+      }
+      p.group = git->second;
     }
-    RETURN_IF_ERROR(it->Err());
-    loaded_samples_ += static_cast<int64_t>(pts.size());
-    if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
-      return absl::ResourceExhaustedError(
-          "query processing would load too many samples into memory in query execution");
-    }
-    if (pts.empty()) continue;
-    if (src.call != nullptr) {
-      // Range selectors read around stale markers.
-      std::erase_if(pts, [](const Point& p) { return model::IsStaleNaN(p.v); });
-    }
-    const model::Labels& raw = s.labels();
 
-    if (agg == nullptr) {
-      const model::Labels* l = Intern(raw);
-      if (drops_name) l = DropMetricName(l);
-      if (!seen_labels.insert(l).second) return give_up();
-      bool any = SeriesStepValues(src, pts, &vals, &has);
-      if (any && src.counter_fn) CheckCounterName(counter_arg, raw);
+    auto work = [&](size_t i) {
+      Piece& p = pieces[i];
+      thread_local std::vector<Point> pts;
+      pts.clear();
+      if (p.it->Seek(mint)) {
+        do {
+          model::Sample smp = p.it->At();
+          if (smp.t > maxt) break;
+          pts.push_back({smp.t, smp.v});
+        } while (p.it->Next());
+      }
+      p.err = p.it->Err();
+      p.it.reset();
+      p.samples = pts.size();
+      if (!p.err.ok() || pts.empty()) return;
+      if (src.call != nullptr) {
+        // Range selectors read around stale markers.
+        std::erase_if(pts, [](const Point& x) { return model::IsStaleNaN(x.v); });
+      }
+      p.any = SeriesStepValues(src, pts, std::span<double>(&vals[i * n], n),
+                               std::span<uint8_t>(&has[i * n], n));
+    };
+    if (m >= 8) {
+      ParallelFor(m, work);
+    } else {
+      for (size_t i = 0; i < m; ++i) work(i);
+    }
+
+    for (size_t i = 0; i < m; ++i) {
+      Piece& p = pieces[i];
+      RETURN_IF_ERROR(p.err);
+      loaded_samples_ += static_cast<int64_t>(p.samples);
+      if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
+        return absl::ResourceExhaustedError(
+            "query processing would load too many samples into memory in query execution");
+      }
+      if (p.samples == 0) continue;
+      const double* pv = &vals[i * n];
+      const uint8_t* ph = &has[i * n];
+      if (agg == nullptr) {
+        if (!seen_labels.insert(p.labels).second) return give_up();
+        if (p.any && src.counter_fn) CheckCounterName(counter_arg, p.metric);
+        for (size_t k = 0; k < n; ++k) {
+          if (!ph[k]) continue;
+          b->steps[k].push_back(
+              {p.labels, pv[k], start_ + static_cast<int64_t>(k) * step_, marked});
+        }
+        continue;
+      }
+      // A hash collision only sends the node down the (correct) step-by-step path.
+      if (drops_name && !seen_hashes.insert(p.hash).second) return give_up();
+      if (p.any && src.counter_fn) CheckCounterName(counter_arg, p.metric);
+      const size_t base = p.group * n;
+      const uint8_t mark = marked ? 2 : 0;
       for (size_t k = 0; k < n; ++k) {
-        if (!has[k]) continue;
-        b->steps[k].push_back({l, vals[k], start_ + static_cast<int64_t>(k) * step_, marked});
-      }
-      continue;
-    }
-
-    // The group, from the series' own labels (as GroupKey would from the element's).
-    key.clear();
-    group_labels.clear();
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (const model::Label& lab : raw) {
-      bool name_like = lab.name == model::kMetricName || lab.name == "__type__" ||
-                       lab.name == "__unit__";
-      if (drops_name && !name_like) {
-        for (char ch : lab.name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
-        hash = (hash ^ 0xff) * 0x100000001b3ULL;
-        for (char ch : lab.value) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
-        hash = (hash ^ 0xfe) * 0x100000001b3ULL;
-      }
-      bool listed = std::find(agg->grouping.begin(), agg->grouping.end(), lab.name) !=
-                    agg->grouping.end();
-      bool in_group = agg->without ? !listed && !name_like : listed && !(drops_name && name_like);
-      if (!in_group) continue;
-      key.append(lab.name).push_back('\xff');
-      key.append(lab.value).push_back('\xff');
-      group_labels.push_back(lab);
-    }
-    // A hash collision only sends the node down the (correct) step-by-step path.
-    if (drops_name && !seen_hashes.insert(hash).second) return give_up();
-    auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
-    if (fresh) {
-      if ((groups.size() + 1) * n > (size_t{64} << 20)) return give_up();
-      groups.push_back(Intern(model::Labels(group_labels)));
-      states.resize(groups.size() * n);
-      seen.resize(groups.size() * n, 0);
-    }
-    const uint32_t g = git->second;
-
-    bool any = SeriesStepValues(src, pts, &vals, &has);
-    if (any && src.counter_fn) CheckCounterName(counter_arg, raw);
-    const size_t base = g * n;
-    const uint8_t mark = marked ? 2 : 0;
-    for (size_t k = 0; k < n; ++k) {
-      if (!has[k]) continue;
-      size_t idx = base + k;
-      if (seen[idx] == 0) {
-        seen[idx] = 1 | mark;
-        AggInit(agg->op, vals[k], &states[idx]);
-        order[k].push_back(g);
-      } else {
-        seen[idx] |= mark;
-        AggAdd(agg->op, vals[k], &states[idx]);
+        if (!ph[k]) continue;
+        size_t idx = base + k;
+        if (seen[idx] == 0) {
+          seen[idx] = 1 | mark;
+          AggInit(agg->op, pv[k], &states[idx]);
+          order[k].push_back(p.group);
+        } else {
+          seen[idx] |= mark;
+          AggAdd(agg->op, pv[k], &states[idx]);
+        }
       }
     }
   }

@@ -12,7 +12,8 @@
 // (dropping the name, grouping, matching) memoize per input pointer, so the work is done
 // once per series and query rather than once per step.
 //
-// Thread-safety: one Evaluator serves one query on one thread.
+// Thread-safety: one Evaluator serves one query on one thread; the whole-range path
+// (batch.cc) hands pieces of its work to ParallelFor (parallel.h) and waits for them.
 #pragma once
 
 #include <chrono>
@@ -91,8 +92,10 @@ enum class RangeFn {
 RangeFn RangeFnOf(std::string_view name);
 // The value of `fn` over the window `p` (not empty) of `r`, evaluated at `ts`, with the
 // call's scalar arguments; false if the function yields no element for this series.
+// `no_resets` tells rate()/increase() that no value in `p` is below its predecessor, so
+// they can skip looking for counter resets.
 bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64_t ts,
-                  const std::vector<double>& scalars, double* out);
+                  const std::vector<double>& scalars, double* out, bool no_resets = false);
 
 // The running state of one group of sum/avg/count/group/min/max/stddev/stdvar, as
 // Prometheus folds elements into it; AggInit takes the first element, AggAdd each further
@@ -177,8 +180,9 @@ class Evaluator {
   absl::Status ComputeBatched(const Expr& e, Batched* b);
   absl::StatusOr<BatchSource> MakeBatchSource(const Expr& e);
   // Fills the values of one series at every step; true if any step's window had samples.
+  // Thread-safe: reads only the query's fixed parameters.
   bool SeriesStepValues(const BatchSource& src, std::span<const Point> pts,
-                        std::vector<double>* vals, std::vector<uint8_t>* has);
+                        std::span<double> vals, std::span<uint8_t> has) const;
   // The interned labels of the group `l` belongs to in `a` (not count_values; memoized).
   const model::Labels* GroupKey(const AggregateExpr& a, const model::Labels* l);
   int subquery_depth_ = 0;
@@ -202,7 +206,7 @@ class Evaluator {
                                      const Vector& rhs, int64_t ts);
 
   // The info annotation rate() and increase() attach to a metric not named like a counter.
-  void CheckCounterName(const Expr& arg, const model::Labels& labels);
+  void CheckCounterName(const Expr& arg, std::string_view metric);
   void Warn(const Expr& at, std::string msg);
   void Info(const Expr& at, std::string msg);
   std::string PosSuffix(const Expr& at) const;

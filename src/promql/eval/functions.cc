@@ -95,10 +95,10 @@ void LinearRegression(std::span<const Point> pts, int64_t intercept_t, double* s
 // rate(), increase() and delta(): the change over the window, extrapolated towards the
 // window's edges as Prometheus does. False if there are fewer than two points.
 bool ExtrapolatedRate(std::span<const Point> pts, const RangeArg& r, bool counter,
-                      bool is_rate, double* out) {
+                      bool is_rate, bool no_resets, double* out) {
   if (pts.size() < 2) return false;
   double result = pts.back().v - pts.front().v;
-  if (counter) {
+  if (counter && !no_resets) {
     for (size_t i = 1; i < pts.size(); ++i) {
       if (pts[i].v < pts[i - 1].v) result += pts[i - 1].v;
     }
@@ -390,7 +390,7 @@ RangeFn RangeFnOf(std::string_view name) {
 }
 
 bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64_t ts,
-                  const std::vector<double>& scalars, double* out) {
+                  const std::vector<double>& scalars, double* out, bool no_resets) {
   bool counter_fn = fn == RangeFn::kRate || fn == RangeFn::kIncrease;
   double v = 0;
   bool have = true;
@@ -404,7 +404,7 @@ bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64
     }
     if (fn == RangeFn::kRate) v /= static_cast<double>(r.range_ms) / 1000.0;
   } else if (fn == RangeFn::kRate || fn == RangeFn::kIncrease || fn == RangeFn::kDelta) {
-    have = ExtrapolatedRate(p, r, counter_fn, fn == RangeFn::kRate, &v);
+    have = ExtrapolatedRate(p, r, counter_fn, fn == RangeFn::kRate, no_resets, &v);
   } else if (fn == RangeFn::kIrate || fn == RangeFn::kIdelta) {
     if (p.size() < 2) {
       have = false;
@@ -512,8 +512,7 @@ bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64
   return have;
 }
 
-void Evaluator::CheckCounterName(const Expr& arg, const model::Labels& labels) {
-  std::string_view metric = labels.MetricName();
+void Evaluator::CheckCounterName(const Expr& arg, std::string_view metric) {
   if (!metric.empty() && !EndsWith(metric, "_total") && !EndsWith(metric, "_sum") &&
       !EndsWith(metric, "_count") && !EndsWith(metric, "_bucket")) {
     Info(arg, fmt::format("metric might not be a counter, name does not end in "
@@ -617,7 +616,7 @@ absl::StatusOr<Value> Evaluator::EvalCall(const Call& c, int64_t ts) {
       }
       double v = 0;
       bool have = RangeFnValue(fn, p, r, ts, scalars, &v);
-      if (counter_fn) CheckCounterName(*c.args[matrix_arg], *s.labels);
+      if (counter_fn) CheckCounterName(*c.args[matrix_arg], s.labels->MetricName());
       if (!have) continue;
       out.vec.push_back(keep_name ? Elem{s.labels, v, ts, s.drop_name}
                                   : Derived(s.labels, s.drop_name, v, ts));

@@ -1,0 +1,108 @@
+#include "promql/eval/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vigil::promql::eval {
+namespace {
+
+// One ParallelFor call: indices are claimed with an atomic counter by whoever runs it.
+struct Job {
+  const std::function<void(size_t)>* fn;
+  size_t n;
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  std::mutex mu;
+  std::condition_variable finished;
+
+  // Runs pieces until none is left to claim.
+  void Run() {
+    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+      (*fn)(i);
+      if (done.fetch_add(1) + 1 == n) {
+        std::lock_guard l(mu);
+        finished.notify_all();
+      }
+    }
+  }
+};
+
+class Pool {
+ public:
+  static Pool& Get() {
+    // Never destroyed: workers may still be parked at exit.
+    static Pool* pool = new Pool();
+    return *pool;
+  }
+
+  size_t width() const { return workers_ + 1; }
+
+  void Run(size_t n, const std::function<void(size_t)>& fn) {
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->n = n;
+    if (workers_ > 0) {
+      std::lock_guard l(mu_);
+      jobs_.push_back(job);
+      wake_.notify_all();
+    }
+    job->Run();
+    {
+      std::lock_guard l(mu_);
+      auto it = std::find(jobs_.begin(), jobs_.end(), job);
+      if (it != jobs_.end()) jobs_.erase(it);
+    }
+    std::unique_lock l(job->mu);
+    job->finished.wait(l, [&] { return job->done.load() == n; });
+  }
+
+ private:
+  Pool() {
+    unsigned hw = std::thread::hardware_concurrency();
+    workers_ = std::min<size_t>(hw > 1 ? hw - 1 : 0, 7);
+    for (size_t i = 0; i < workers_; ++i) std::thread([this] { Work(); }).detach();
+  }
+
+  void Work() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock l(mu_);
+        wake_.wait(l, [&] { return !jobs_.empty(); });
+        job = jobs_.front();
+        if (job->next.load() >= job->n) {
+          // Every piece is claimed: nothing left here for workers.
+          jobs_.pop_front();
+          continue;
+        }
+      }
+      job->Run();
+    }
+  }
+
+  size_t workers_ = 0;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> jobs_;
+};
+
+}  // namespace
+
+void ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  if (n == 0) return;
+  if (n == 1) {
+    fn(0);
+    return;
+  }
+  Pool::Get().Run(n, fn);
+}
+
+size_t ParallelWidth() { return Pool::Get().width(); }
+
+}  // namespace vigil::promql::eval

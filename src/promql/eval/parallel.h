@@ -1,0 +1,25 @@
+// ParallelFor: runs independent pieces of one query's work on the calling thread and a
+// small process-wide pool of worker threads.
+//
+// The pool has one thread fewer than the machine has cores (at most 7), started on first
+// use and kept for the life of the process. Every ParallelFor call runs pieces on its own
+// thread too, so a call always makes progress even when other queries keep the workers
+// busy, and concurrent calls from different queries share the workers.
+//
+// Thread-safety: ParallelFor may be called from any number of threads at once. `fn` is
+// called concurrently for different indices and must only touch state of its own index
+// (or state that is safe to share); ParallelFor returns after every fn(i) has returned.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace vigil::promql::eval {
+
+// Calls fn(i) once for each i in [0, n).
+void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
+
+// Threads that may run pieces of one ParallelFor call (the caller plus the workers).
+size_t ParallelWidth();
+
+}  // namespace vigil::promql::eval
