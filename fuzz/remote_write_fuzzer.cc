@@ -92,6 +92,7 @@ void CompareWithReference(std::string_view data) {
   Check(s.ok(), "refused bytes libprotobuf accepts");
   Check(view->series.size() == static_cast<size_t>(ref.timeseries_size()), "series count");
   size_t exemplar_label = 0;
+  size_t exemplar = 0;
   for (int i = 0; i < ref.timeseries_size(); ++i) {
     const auto& ts = ref.timeseries(i);
     const auto& sv = view->series[i];
@@ -108,6 +109,13 @@ void CompareWithReference(std::string_view data) {
     }
     Check(sv.exemplars == static_cast<uint32_t>(ts.exemplars_size()), "exemplars count");
     for (const auto& ex : ts.exemplars()) {
+      Check(exemplar < view->exemplars.size(), "exemplars total");
+      const auto& ev = view->exemplars[exemplar++];
+      Check(ev.series == static_cast<uint32_t>(i) && ev.t == ex.timestamp() &&
+                std::bit_cast<uint64_t>(ev.value) == std::bit_cast<uint64_t>(ex.value()) &&
+                ev.labels_begin == exemplar_label &&
+                ev.labels_end == exemplar_label + static_cast<size_t>(ex.labels_size()),
+            "exemplar");
       for (const auto& l : ex.labels()) {
         Check(exemplar_label < view->exemplar_labels.size(), "exemplar labels count");
         const auto& got = view->exemplar_labels[exemplar_label++];
@@ -116,6 +124,7 @@ void CompareWithReference(std::string_view data) {
     }
   }
   Check(exemplar_label == view->exemplar_labels.size(), "exemplar labels total");
+  Check(exemplar == view->exemplars.size(), "exemplars count total");
   Check(view->metadata.size() == static_cast<size_t>(ref.metadata_size()), "metadata count");
   for (int i = 0; i < ref.metadata_size(); ++i) {
     const auto& m = ref.metadata(i);

@@ -107,6 +107,14 @@ class Parser {
         }
       }
     }
+    if (const YAML::Node ex = n["exemplars"]; ex) {
+      if (auto s = CheckKeys(ex, "storage.exemplars", {"max_exemplars"}); !s.ok()) return s;
+      if (ex["max_exemplars"]) {
+        if (auto s = Count(ex["max_exemplars"], "max_exemplars", &st->max_exemplars); !s.ok()) {
+          return s;
+        }
+      }
+    }
     return absl::OkStatus();
   }
 

@@ -30,6 +30,9 @@ struct GlobalConfig {
 struct StorageConfig {
   // storage.tsdb.out_of_order_time_window, as in Prometheus.
   int64_t out_of_order_time_window_ms = 0;
+  // storage.exemplars.max_exemplars, as in Prometheus: the size of each tenant's
+  // in-memory exemplar ring (0 keeps no exemplars).
+  int64_t max_exemplars = 100'000;
 };
 
 struct LimitsConfig {

@@ -10,6 +10,7 @@ TEST(Config, EmptyIsTheDefault) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->global.scrape_interval_ms, 60000);
   EXPECT_EQ(c->storage.out_of_order_time_window_ms, 0);
+  EXPECT_EQ(c->storage.max_exemplars, 100000);
 }
 
 TEST(Config, ReadsAPrometheusConfig) {
@@ -28,6 +29,8 @@ scrape_configs:
 storage:
   tsdb:
     out_of_order_time_window: 30m
+  exemplars:
+    max_exemplars: 5000
 limits:
   max_series_per_metric: 1000
 )");
@@ -39,6 +42,7 @@ limits:
   EXPECT_EQ(c->rule_files, std::vector<std::string>{"rules/*.yml"});
   EXPECT_NE(c->scrape_configs_yaml.find("job_name: node"), std::string::npos);
   EXPECT_EQ(c->storage.out_of_order_time_window_ms, 30 * 60000);
+  EXPECT_EQ(c->storage.max_exemplars, 5000);
   EXPECT_EQ(c->limits.max_series_per_metric, 1000);
 }
 
@@ -57,6 +61,9 @@ TEST(Config, ErrorsNameFileLineAndColumn) {
       {"global: {scrape_interval: 15s\n", "prom.yml:2:1: cannot parse YAML"},
       {"rule_files: x.yml\n", "rule_files must be a list"},
       {"storage:\n  tsdb:\n    retention: 1d\n", "unknown field \"retention\" in storage.tsdb"},
+      {"storage:\n  exemplars:\n    max_exemplars: -1\n", "max_exemplars must not be negative"},
+      {"storage:\n  exemplars:\n    max_exemplar: 1\n",
+       "unknown field \"max_exemplar\" in storage.exemplars"},
   };
   for (const auto& c : cases) {
     auto got = Parse(c.yaml, "prom.yml");

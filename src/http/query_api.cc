@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "fmt/format.h"
@@ -579,20 +580,93 @@ void QueryApi::ParseQuery(const Request& req, Response* resp) const {
   resp->Json(200, std::move(out));
 }
 
+namespace {
+
+// Every vector selector's matchers, depth first, as Prometheus's parser.ExtractSelectors.
+void ExtractSelectors(const promql::Expr& e, std::vector<model::Matchers>* out) {
+  using promql::NodeKind;
+  switch (e.kind) {
+    case NodeKind::kVectorSelector:
+      out->push_back(static_cast<const promql::VectorSelector&>(e).matchers);
+      break;
+    case NodeKind::kMatrixSelector:
+      ExtractSelectors(*static_cast<const promql::MatrixSelector&>(e).vs, out);
+      break;
+    case NodeKind::kSubquery:
+      ExtractSelectors(*static_cast<const promql::SubqueryExpr&>(e).expr, out);
+      break;
+    case NodeKind::kParen:
+      ExtractSelectors(*static_cast<const promql::ParenExpr&>(e).expr, out);
+      break;
+    case NodeKind::kUnary:
+      ExtractSelectors(*static_cast<const promql::UnaryExpr&>(e).expr, out);
+      break;
+    case NodeKind::kBinary: {
+      const auto& b = static_cast<const promql::BinaryExpr&>(e);
+      ExtractSelectors(*b.lhs, out);
+      ExtractSelectors(*b.rhs, out);
+      break;
+    }
+    case NodeKind::kCall:
+      for (const promql::ExprPtr& a : static_cast<const promql::Call&>(e).args) {
+        if (a != nullptr) ExtractSelectors(*a, out);
+      }
+      break;
+    case NodeKind::kAggregate: {
+      const auto& a = static_cast<const promql::AggregateExpr&>(e);
+      if (a.param != nullptr) ExtractSelectors(*a.param, out);
+      ExtractSelectors(*a.expr, out);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 void QueryApi::QueryExemplars(const Request& req, Response* resp) const {
-  // Same checks as Prometheus, then an empty answer: the WAL records exemplars but storage
-  // offers no exemplar query yet.
+  // Prometheus's checks and wording: start and end default to the whole time range, the
+  // query's selectors choose the series, and an expression without any selector answers
+  // null.
   int64_t start, end;
-  if (!TimeParam(req, "start", false, 0, &start, resp) ||
-      !TimeParam(req, "end", false, 0, &end, resp)) {
+  if (!TimeParam(req, "start", false, std::numeric_limits<int64_t>::min(), &start, resp) ||
+      !TimeParam(req, "end", false, std::numeric_limits<int64_t>::max(), &end, resp)) {
     return;
   }
-  if (req.HasParam("start") && req.HasParam("end") && end < start) {
-    return InvalidParam(resp, "end", "end timestamp must not be before start time");
+  if (end < start) {
+    return RespondError(resp, "bad_data", "end timestamp must not be before start timestamp");
   }
   auto expr = promql::ParseExpr(req.Param("query"));
-  if (!expr.ok()) return InvalidParam(resp, "query", Msg(expr.status()));
-  resp->Json(200, "{\"status\":\"success\",\"data\":[]}");
+  if (!expr.ok()) return RespondError(resp, "bad_data", Msg(expr.status()));
+  std::vector<model::Matchers> selectors;
+  ExtractSelectors(**expr, &selectors);
+  if (selectors.empty()) return resp->Json(200, "{\"status\":\"success\",\"data\":null}");
+  std::vector<storage::ExemplarQueryResult> res;
+  if (opts_.exemplars != nullptr) {
+    res = opts_.exemplars->SelectExemplars(kTenant, start, end, selectors);
+  }
+  std::string out = "{\"status\":\"success\",\"data\":[";
+  for (size_t i = 0; i < res.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append("{\"seriesLabels\":");
+    AppendLabelsObject(&out, res[i].series_labels);
+    out.append(",\"exemplars\":[");
+    for (size_t j = 0; j < res[i].exemplars.size(); ++j) {
+      const storage::Exemplar& e = res[i].exemplars[j];
+      if (j > 0) out.push_back(',');
+      out.append("{\"labels\":");
+      AppendLabelsObject(&out, e.labels);
+      out.append(",\"value\":\"");
+      AppendPromValue(&out, e.value);
+      out.append("\",\"timestamp\":");
+      AppendPromTimestamp(&out, e.t);
+      out.push_back('}');
+    }
+    out.append("]}");
+  }
+  out.append("]}");
+  resp->Json(200, std::move(out));
 }
 
 void QueryApi::RuntimeInfo(const Request&, Response* resp) const {

@@ -4,7 +4,7 @@
 //   GET|POST /api/v1/query_range    query, start, end, step, timeout, limit, lookback_delta, stats
 //   GET|POST /api/v1/format_query   query -> the prettified expression
 //   GET|POST /api/v1/parse_query    query -> the syntax tree as JSON (Prometheus 3 shape)
-//   GET|POST /api/v1/query_exemplars  an empty list: storage keeps no exemplars for queries yet
+//   GET|POST /api/v1/query_exemplars  query, start, end -> exemplars of the selected series
 //   GET /api/v1/status/runtimeinfo, /api/v1/status/flags, /api/v1/status/config
 //   GET /query/instant?expr=...&time=...                      Vigil's own query API
 //   GET /query/range?metric=...&labels={...}&start=&end=&step=  (docs/api/query.md)
@@ -28,6 +28,7 @@
 #include "http/api.h"
 #include "http/server.h"
 #include "promql/engine.h"
+#include "storage/exemplars.h"
 
 namespace vigil::http {
 
@@ -39,6 +40,9 @@ struct QueryApiOptions {
   std::vector<std::pair<std::string, std::string>> flags;
   std::string config_yaml;
   std::string storage_retention = "15d";
+  // Where /api/v1/query_exemplars reads; nullptr answers no exemplars. Must outlive the
+  // QueryApi.
+  const storage::ExemplarQueryable* exemplars = nullptr;
 };
 
 // A duration parameter as Prometheus's API parses it: float seconds ("1.5") or a

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "http/test_client.h"
 #include "storage/db.h"
+#include "storage/exemplar/circular_storage.h"
 
 namespace vigil::http {
 namespace {
@@ -56,6 +57,7 @@ class QueryApiTest : public ::testing::Test {
     QueryApiOptions o;
     o.flags = {{"storage.tsdb.path", "/data"}, {"web.listen-address", "127.0.0.1:0"}};
     o.config_yaml = "global:\n  scrape_interval: 1m\n";
+    o.exemplars = &exemplars_;
     query_api_ = std::make_unique<QueryApi>(&api_, o);
     query_api_->SetClockForTest([] { return kT0 + 60'000; });
     api_.Register(&router_);
@@ -100,6 +102,7 @@ class QueryApiTest : public ::testing::Test {
 
   metrics::Registry registry_;
   Api api_{{"0.1.0", "abc123", "main", "tester", "20260101-00:00:00"}, &registry_};
+  storage::exemplar::CircularExemplarStorage exemplars_{100};
   std::unique_ptr<QueryApi> query_api_;
   Router router_{&registry_};
   std::unique_ptr<Server> server_;
@@ -215,10 +218,39 @@ TEST_F(QueryApiTest, FormatAndParseQuery) {
   EXPECT_EQ(r.status, 400);
 }
 
-TEST_F(QueryApiTest, ExemplarsAnswerAnEmptyList) {
-  EXPECT_EQ(Get("/api/v1/query_exemplars?query=up&start=0&end=1").body,
+TEST_F(QueryApiTest, ExemplarsOfTheQuerysSelectorsInPrometheusShape) {
+  const model::Labels a{{"__name__", "req_total"}, {"job", "a"}};
+  const model::Labels b{{"__name__", "lat_bucket"}, {"job", "b"}, {"le", "0.5"}};
+  ASSERT_TRUE(exemplars_.AppendExemplar("default", a, {{{"trace_id", "t1"}}, 1, kT0}).ok());
+  ASSERT_TRUE(exemplars_.AppendExemplar("default", a, {{{"trace_id", "t2"}}, 2.5, kT0 + 1500}).ok());
+  ASSERT_TRUE(exemplars_.AppendExemplar("default", b, {{}, 0.25, kT0 + 10}).ok());
+  ASSERT_TRUE(exemplars_.AppendExemplar("other", a, {{}, 9, kT0}).ok());  // another tenant
+
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=req_total").body,
+            R"({"status":"success","data":[{"seriesLabels":{"__name__":"req_total","job":"a"},)"
+            R"("exemplars":[{"labels":{"trace_id":"t1"},"value":"1","timestamp":1700000000},)"
+            R"({"labels":{"trace_id":"t2"},"value":"2.5","timestamp":1700000001.500}]}]})");
+  // Every selector of the expression counts; results are sorted by series labels; the
+  // time range is inclusive.
+  auto r = Get("/api/v1/query_exemplars?query=sum(rate(req_total[5m]))%2Bhistogram_quantile("
+               "0.9,lat_bucket)&start=1700000000.01&end=1700000001.5");
+  EXPECT_EQ(r.body,
+            R"({"status":"success","data":[{"seriesLabels":{"__name__":"lat_bucket","job":"b","le":"0.5"},)"
+            R"("exemplars":[{"labels":{},"value":"0.25","timestamp":1700000000.010}]},)"
+            R"({"seriesLabels":{"__name__":"req_total","job":"a"},)"
+            R"("exemplars":[{"labels":{"trace_id":"t2"},"value":"2.5","timestamp":1700000001.500}]}]})");
+  EXPECT_EQ(PostForm("/api/v1/query_exemplars", "query=up&start=0&end=1").body,
             R"({"status":"success","data":[]})");
-  EXPECT_EQ(Get("/api/v1/query_exemplars?query=(").status, 400);
+  // No selector at all: Prometheus answers null.
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=1%2B1").body, R"({"status":"success","data":null})");
+
+  r = Get("/api/v1/query_exemplars?query=(");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr(R"("errorType":"bad_data","error":"1:2: parse error: unclosed left parenthesis)"));
+  r = Get("/api/v1/query_exemplars?query=up&start=10&end=5");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("end timestamp must not be before start timestamp"));
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=up&start=x").status, 400);
 }
 
 TEST_F(QueryApiTest, StatusEndpointsHavePrometheusShapes) {

@@ -224,6 +224,9 @@ bool DecodeSample(Reader r, model::Sample* out) {
 
 bool DecodeExemplar(Reader r, WriteRequestView* out) {
   size_t nlabels = 0;
+  ExemplarView ex;
+  ex.series = static_cast<uint32_t>(out->series.size());  // the series being decoded
+  ex.labels_begin = static_cast<uint32_t>(out->exemplar_labels.size());
   while (!r.done()) {
     uint32_t field = 0, wt = 0;
     if (!r.ReadTag(&field, &wt)) return false;
@@ -237,13 +240,17 @@ bool DecodeExemplar(Reader r, WriteRequestView* out) {
     } else if (field == 2 && wt == kFixed64) {
       uint64_t bits = 0;
       if (!r.ReadFixed64(&bits)) return false;
+      ex.value = std::bit_cast<double>(bits);
     } else if (field == 3 && wt == kVarint) {
       uint64_t v = 0;
       if (!r.ReadVarint(&v)) return false;
+      ex.t = static_cast<int64_t>(v);
     } else if (!r.Skip(field, wt)) {
       return false;
     }
   }
+  ex.labels_end = static_cast<uint32_t>(out->exemplar_labels.size());
+  out->exemplars.push_back(ex);
   return true;
 }
 

@@ -40,10 +40,19 @@ struct SeriesView {
   uint32_t labels_end = 0;
   uint32_t samples_begin = 0;
   uint32_t samples_end = 0;
-  uint32_t exemplars = 0;  // exemplars are parsed (to validate them) but not kept yet
+  uint32_t exemplars = 0;  // how many of WriteRequestView::exemplars belong to the series
   // The encoded label fields of the series, in the order sent, for cheap identity hashing.
   uint64_t labels_hash_lo = 0;
   uint64_t labels_hash_hi = 0;
+};
+
+// One Exemplar of a TimeSeries: its labels are exemplar_labels[labels_begin, labels_end).
+struct ExemplarView {
+  uint32_t series = 0;  // index into WriteRequestView::series
+  uint32_t labels_begin = 0;
+  uint32_t labels_end = 0;
+  double value = 0;
+  int64_t t = 0;
 };
 
 struct MetadataView {
@@ -59,7 +68,7 @@ struct WriteRequestView {
   std::vector<SeriesView> series;
   std::vector<LabelView> labels;
   std::vector<model::Sample> samples;
-  // Labels of exemplars, kept so that validation and tests can see them.
+  std::vector<ExemplarView> exemplars;
   std::vector<LabelView> exemplar_labels;
   std::vector<MetadataView> metadata;
 
@@ -67,6 +76,7 @@ struct WriteRequestView {
     series.clear();
     labels.clear();
     samples.clear();
+    exemplars.clear();
     exemplar_labels.clear();
     metadata.clear();
   }

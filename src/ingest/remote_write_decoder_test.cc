@@ -66,6 +66,7 @@ prometheus::WriteRequest TwoSeries() {
   ex->add_labels()->set_name("trace_id");
   ex->mutable_labels(0)->set_value("abc");
   ex->set_value(2);
+  ex->set_timestamp(1500);
   auto* md = req.add_metadata();
   md->set_type(prometheus::MetricMetadata::GAUGE);
   md->set_metric_family_name("temp_celsius");
@@ -93,6 +94,12 @@ TEST(DecodeWriteRequest, ReadsWhatLibprotobufWrites) {
   EXPECT_EQ(v.series[1].exemplars, 1u);
   ASSERT_EQ(v.exemplar_labels.size(), 1u);
   EXPECT_EQ(v.exemplar_labels[0].value, "abc");
+  ASSERT_EQ(v.exemplars.size(), 1u);
+  EXPECT_EQ(v.exemplars[0].series, 1u);
+  EXPECT_EQ(v.exemplars[0].labels_begin, 0u);
+  EXPECT_EQ(v.exemplars[0].labels_end, 1u);
+  EXPECT_EQ(v.exemplars[0].value, 2.0);
+  EXPECT_EQ(v.exemplars[0].t, 1500);
   ASSERT_EQ(v.metadata.size(), 1u);
   EXPECT_EQ(v.metadata[0].type, 2);
   EXPECT_EQ(v.metadata[0].help, "Temperature.");

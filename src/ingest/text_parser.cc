@@ -279,8 +279,7 @@ absl::StatusOr<TextParser::Entry> TextParser::ParseComment(size_t end) {
 
 absl::Status TextParser::ParseLabels(size_t* pos, size_t end, bool exemplar) {
   size_t p = *pos + 1;  // past '{'
-  std::vector<LabelRef> exemplar_labels;
-  std::vector<LabelRef>& out = exemplar ? exemplar_labels : labels_;
+  std::vector<LabelRef>& out = exemplar ? exemplar_labels_ : labels_;
   while (true) {
     SkipBlanks(&p, end);
     if (p >= end) return Error(p, "unterminated label set: expected '}'");
@@ -339,21 +338,23 @@ absl::Status TextParser::ParseExemplar(size_t p, size_t end) {
   if (p >= end || in_[p] != ' ') return Error(p, "expected a space after '#' of the exemplar");
   ++p;
   if (p >= end || in_[p] != '{') return Error(p, "expected '{' to open the exemplar's labels");
+  exemplar_labels_.clear();
   if (absl::Status st = ParseLabels(&p, end, true); !st.ok()) return st;
   if (p >= end || !IsBlank(in_[p])) return Error(p, "expected the exemplar's value");
   SkipBlanks(&p, end);
   size_t tp = p;
-  double v;
-  if (!ParseFloat(Token(&p, end), &v)) {
+  if (!ParseFloat(Token(&p, end), &exemplar_value_)) {
     return Error(tp, fmt::format("invalid exemplar value \"{}\"", in_.substr(tp, p - tp)));
   }
+  exemplar_ts_.reset();
   SkipBlanks(&p, end);
   if (p < end) {
     tp = p;
     double ts;
-    if (!ParseFloat(Token(&p, end), &ts) || !std::isfinite(ts)) {
+    if (!ParseFloat(Token(&p, end), &ts) || !std::isfinite(ts) || std::fabs(ts) > 9.2e15) {
       return Error(tp, fmt::format("invalid exemplar timestamp \"{}\"", in_.substr(tp, p - tp)));
     }
+    exemplar_ts_ = static_cast<int64_t>(std::llround(ts * 1000.0));
     SkipBlanks(&p, end);
     if (p < end) return Error(p, "unexpected text after the exemplar");
   }
@@ -430,6 +431,21 @@ void TextParser::FillLabels(model::Labels* out) const {
     std::string_view v = label_value(i);
     vec[i + 1].value.assign(v.data(), v.size());
   }
+}
+
+void TextParser::FillExemplarLabels(model::Labels* out) const {
+  std::vector<model::Label> vec;
+  vec.reserve(exemplar_labels_.size());
+  std::string buf;
+  for (const LabelRef& l : exemplar_labels_) {
+    std::string_view v = l.raw;
+    if (l.escaped) {
+      Unescape(l.raw, &buf);
+      v = buf;
+    }
+    vec.push_back({std::string(l.name), std::string(v)});
+  }
+  *out = model::Labels(std::move(vec));
 }
 
 }  // namespace vigil::ingest

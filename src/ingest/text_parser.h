@@ -13,7 +13,7 @@
 //   - OpenMetrics must end with "# EOF" and has nothing after it; it knows the types
 //     gaugehistogram, stateset, info and unknown, the UNIT line (a suffix of the name),
 //     and exemplars ("# {trace_id="x"} 1.0 [ts]") after a sample, which are checked and
-//     skipped;
+//     offered through the exemplar accessors;
 //   - 0.0.4 tolerates blank lines and free comments.
 // Errors name the line and column: "3:14: expected '=' after label name \"job\"". After
 // an error the parser stays failed.
@@ -69,7 +69,12 @@ class TextParser {
   }
   double value() const { return value_; }
   std::optional<int64_t> timestamp_ms() const { return ts_; }
+  // OpenMetrics only: the exemplar after the sample, if any. Its labels are sorted by
+  // name and not validated (storage checks them); its timestamp is optional.
   bool has_exemplar() const { return has_exemplar_; }
+  void FillExemplarLabels(model::Labels* out) const;
+  double exemplar_value() const { return exemplar_value_; }
+  std::optional<int64_t> exemplar_timestamp_ms() const { return exemplar_ts_; }
   // Replaces `*out` with __name__ and the labels of the current series (unsorted; the
   // writer sorts). Reuses the strings' capacity.
   void FillLabels(model::Labels* out) const;
@@ -112,6 +117,9 @@ class TextParser {
   double value_ = 0;
   std::optional<int64_t> ts_;
   bool has_exemplar_ = false;
+  std::vector<LabelRef> exemplar_labels_;
+  double exemplar_value_ = 0;
+  std::optional<int64_t> exemplar_ts_;
   std::string_view help_;
   std::string help_buf_;
   MetricType type_ = MetricType::kUnknown;

@@ -45,6 +45,12 @@ absl::StatusOr<Parsed> ParseAll(std::string_view in, TextFormat f) {
         for (const auto& l : ls) s += fmt::format("{}=\"{}\" ", l.name, metrics::EscapeLabelValue(l.value));
         s += fmt::format("{}", p.value());
         if (p.timestamp_ms()) s += fmt::format(" @{}", *p.timestamp_ms());
+        if (p.has_exemplar()) {
+          model::Labels el;
+          p.FillExemplarLabels(&el);
+          s += fmt::format(" # {} {}", el.ToString(), p.exemplar_value());
+          if (p.exemplar_timestamp_ms()) s += fmt::format(" @{}", *p.exemplar_timestamp_ms());
+        }
         out.series.push_back(s);
         break;
       }
@@ -110,6 +116,9 @@ TEST(TextParser, ParsesOpenMetricsWithUnitsExemplarsAndSecondTimestamps) {
 # HELP foo_seconds Time spent.
 foo_seconds_total{a="b"} 17.0 1520879607.789 # {trace_id="KOO5S4vxi0o"} 0.67
 foo_seconds_created{a="b"} 1520430000.123
+# TYPE h histogram
+h_bucket{le="1"} 3 # {trace_id="a\"b",span_id="s"} 0.5 1520879607.5
+h_bucket{le="+Inf"} 4 # {} 7
 # TYPE st stateset
 st{st="a"} 1
 # TYPE i info
@@ -118,11 +127,16 @@ i_info{version="1"} 1
 )";
   auto p = ParseAll(kIn, TextFormat::kOpenMetrics);
   ASSERT_TRUE(p.ok()) << p.status();
-  ASSERT_EQ(p->series.size(), 4u);
-  EXPECT_EQ(p->series[0], R"(__name__="foo_seconds_total" a="b" 17 @1520879607789)");
+  ASSERT_EQ(p->series.size(), 6u);
+  EXPECT_EQ(p->series[0],
+            R"(__name__="foo_seconds_total" a="b" 17 @1520879607789 # {trace_id="KOO5S4vxi0o"} 0.67)");
+  EXPECT_EQ(p->series[1], R"(__name__="foo_seconds_created" a="b" 1520430000.123)");
+  EXPECT_EQ(p->series[2],
+            R"(__name__="h_bucket" le="1" 3 # {span_id="s", trace_id="a\"b"} 0.5 @1520879607500)");
+  EXPECT_EQ(p->series[3], R"(__name__="h_bucket" le="+Inf" 4 # {} 7)");
   EXPECT_THAT(p->meta, ::testing::ElementsAre("TYPE foo_seconds counter", "UNIT foo_seconds seconds",
-                                              "HELP foo_seconds Time spent.", "TYPE st stateset",
-                                              "TYPE i info"));
+                                              "HELP foo_seconds Time spent.", "TYPE h histogram",
+                                              "TYPE st stateset", "TYPE i info"));
 }
 
 struct BadCase {
