@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "fmt/format.h"
+#include "ingest/decoded.h"
 #include "ingest/remote_write_decoder.h"
 #include "ingest/writer.h"
 #include "model/labels.h"
@@ -65,6 +66,48 @@ void FillLabels(const WriteRequestView& v, const SeriesView& s, model::Labels* l
 absl::Status ValidateLabels(const model::Labels& labels) { return ValidateSeries(labels); }
 
 std::string_view Msg(const absl::Status& s) { return {s.message().data(), s.message().size()}; }
+
+// remote.proto's MetricMetadata.MetricType, in Prometheus's words.
+std::string_view MetadataTypeName(int32_t type) {
+  static constexpr std::string_view kNames[] = {"unknown", "counter",        "gauge",
+                                                "histogram", "gaugehistogram", "summary",
+                                                "info",    "stateset"};
+  return type >= 0 && type < 8 ? kNames[type] : kNames[0];
+}
+
+// Stores the request's exemplars with the labels of their series; a series with invalid
+// labels keeps none. Returns how many were stored and refused.
+std::pair<int64_t, int64_t> StoreExemplars(storage::ExemplarAppendable* st,
+                                           std::string_view tenant,
+                                           const WriteRequestView& view, model::Labels* series) {
+  int64_t stored = 0, refused = 0;
+  uint32_t current = UINT32_MAX;
+  bool valid = false;
+  for (const ExemplarView& ev : view.exemplars) {
+    if (ev.series != current) {
+      current = ev.series;
+      FillLabels(view, view.series[current], series);
+      valid = ValidateSeries(*series).ok();
+    }
+    if (!valid) {
+      ++refused;
+      continue;
+    }
+    std::vector<model::Label> ls;
+    for (uint32_t i = ev.labels_begin; i < ev.labels_end; ++i) {
+      const LabelView& l = view.exemplar_labels[i];
+      if (!l.value.empty()) ls.push_back({std::string(l.name), std::string(l.value)});
+    }
+    storage::Exemplar e{model::Labels(std::move(ls)), ev.value, ev.t};
+    if (absl::Status s = st->AppendExemplar(tenant, *series, e); s.ok()) {
+      ++stored;
+    } else {
+      ++refused;
+      VLOG_DEBUG("ingest", "remote write: exemplar refused: {}", Msg(s));
+    }
+  }
+  return {stored, refused};
+}
 
 }  // namespace
 
@@ -126,6 +169,7 @@ struct RemoteWriteIngester::Counters {
   metrics::Counter* samples = nullptr;
   metrics::CounterFamily* rejected = nullptr;
   metrics::CounterFamily* requests = nullptr;
+  metrics::CounterFamily* exemplars = nullptr;
 };
 
 RemoteWriteIngester::RemoteWriteIngester(storage::Appendable* db, metrics::Registry* registry,
@@ -143,6 +187,9 @@ RemoteWriteIngester::RemoteWriteIngester(storage::Appendable* db, metrics::Regis
         {"protocol", "reason"});
     counters_->requests = registry->NewCounterFamily(
         "vigil_ingest_requests_total", "Ingestion requests by protocol and result.",
+        {"protocol", "result"});
+    counters_->exemplars = registry->NewCounterFamily(
+        "vigil_ingest_exemplars_total", "Exemplars stored or refused by ingestion, by protocol.",
         {"protocol", "result"});
   }
 }
@@ -251,6 +298,23 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
     count_request("internal_error");
     VLOG_ERROR("ingest", "remote write: commit failed: {}", Msg(st));
     return {500, fmt::format("cannot store samples: {}", Msg(st)), 0, 0, result.series};
+  }
+  if (opts_.exemplars != nullptr && !view.exemplars.empty()) {
+    auto [stored, refused_ex] = StoreExemplars(opts_.exemplars, tenant, view, &labels);
+    if (counters_->exemplars) {
+      counters_->exemplars->WithLabelValues({"remote_write", "stored"})->Inc(static_cast<double>(stored));
+      counters_->exemplars->WithLabelValues({"remote_write", "refused"})->Inc(static_cast<double>(refused_ex));
+    }
+  }
+  if (opts_.on_metadata && !view.metadata.empty()) {
+    std::vector<MetricMetadata> md;
+    md.reserve(view.metadata.size());
+    for (const MetadataView& m : view.metadata) {
+      if (m.metric_family_name.empty()) continue;
+      md.push_back({std::string(m.metric_family_name), std::string(MetadataTypeName(m.type)),
+                    std::string(m.help), std::string(m.unit)});
+    }
+    opts_.on_metadata(tenant, md);
   }
   if (counters_->samples) counters_->samples->Inc(static_cast<double>(result.samples_stored));
   if (counters_->rejected) {

@@ -18,6 +18,12 @@
 //   vigil_ingest_samples_rejected_total{protocol,reason}           refused samples
 //   vigil_ingest_requests_total{protocol,result}                   requests by outcome
 //
+// Exemplars are stored after the request's samples are committed, for series whose labels
+// are valid; a refused exemplar (out of order, bad labels) never fails the request, as in
+// Prometheus, and is counted in vigil_ingest_exemplars_total{protocol,result}. Metadata
+// entries are handed to RemoteWriteOptions::on_metadata with their type in Prometheus's
+// words ("counter", "gaugehistogram", ...).
+//
 // Series refs are cached by a 128-bit hash of the series' encoded labels, so a series seen
 // before skips label copying, validation and the head's label lookup.
 //
@@ -33,12 +39,16 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/metrics.h"
 #include "storage/appender.h"
+#include "storage/exemplars.h"
 
 namespace vigil::ingest {
+
+struct MetricMetadata;  // decoded.h
 
 struct RemoteWriteOptions {
   // Samples stamped further than this ahead of the wall clock are refused.
@@ -49,6 +59,13 @@ struct RemoteWriteOptions {
   size_t ref_cache_entries = 4u << 20;
   // Wall clock in milliseconds; tests replace it.
   std::function<int64_t()> now_ms;
+  // Where the requests' exemplars go (after their samples are committed); nullptr drops
+  // them. Must outlive the ingester.
+  storage::ExemplarAppendable* exemplars = nullptr;
+  // Receives each request's metric metadata (type, help, unit per family), e.g. for
+  // /api/v1/metadata; unset drops it.
+  std::function<void(std::string_view tenant, const std::vector<MetricMetadata>& md)>
+      on_metadata;
 };
 
 struct WriteResult {

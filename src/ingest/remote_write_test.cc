@@ -7,7 +7,9 @@
 #include "gmock/gmock.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "ingest/decoded.h"
 #include "model/sample.h"
+#include "storage/exemplar/circular_storage.h"
 #include "remote_write.pb.h"
 #include "snappy.h"
 
@@ -260,6 +262,93 @@ TEST_F(RemoteWriteTest, SeriesWithoutSamplesAreIgnored) {
   WriteResult r = ing.Write("default", Body({{{{"__name__", "1bad"}}, {}}}));
   EXPECT_EQ(r.http_status, 204);
   EXPECT_EQ(db_.appends, 0);
+}
+
+}  // namespace
+}  // namespace vigil::ingest
+
+namespace vigil::ingest {
+namespace {
+
+TEST(RemoteWriteExtras, StoresExemplarsAndHandsOverMetadata) {
+  FakeDb db;
+  metrics::Registry registry;
+  storage::exemplar::CircularExemplarStorage exemplars(100);
+  std::vector<std::pair<std::string, MetricMetadata>> got_md;
+  RemoteWriteOptions opts;
+  opts.now_ms = [] { return kNow; };
+  opts.exemplars = &exemplars;
+  opts.on_metadata = [&](std::string_view tenant, const std::vector<MetricMetadata>& md) {
+    for (const MetricMetadata& m : md) got_md.push_back({std::string(tenant), m});
+  };
+  RemoteWriteIngester ing(&db, &registry, opts);
+
+  prometheus::WriteRequest req;
+  // A series with a sample and an exemplar; unsorted labels are sorted for the exemplar too.
+  auto* ts = req.add_timeseries();
+  ts->add_labels()->set_name("job");
+  ts->mutable_labels(0)->set_value("a");
+  ts->add_labels()->set_name("__name__");
+  ts->mutable_labels(1)->set_value("req_total");
+  auto* smp = ts->add_samples();
+  smp->set_timestamp(1000);
+  smp->set_value(5);
+  auto* ex = ts->add_exemplars();
+  ex->add_labels()->set_name("trace_id");
+  ex->mutable_labels(0)->set_value("abc");
+  ex->set_value(1.5);
+  ex->set_timestamp(900);
+  // Exemplars only, as Prometheus sends them in their own TimeSeries; the second is out
+  // of order and refused without failing the request.
+  ts = req.add_timeseries();
+  ts->add_labels()->set_name("__name__");
+  ts->mutable_labels(0)->set_value("req_total");
+  ts->add_labels()->set_name("job");
+  ts->mutable_labels(1)->set_value("a");
+  ex = ts->add_exemplars();
+  ex->set_value(2);
+  ex->set_timestamp(950);
+  ex = ts->add_exemplars();
+  ex->set_value(3);
+  ex->set_timestamp(10);
+  // A series with invalid labels keeps no exemplar.
+  ts = req.add_timeseries();
+  ts->add_labels()->set_name("__name__");
+  ts->mutable_labels(0)->set_value("bad-name");
+  ex = ts->add_exemplars();
+  ex->set_value(4);
+  ex->set_timestamp(1000);
+  auto* md = req.add_metadata();
+  md->set_type(prometheus::MetricMetadata::COUNTER);
+  md->set_metric_family_name("req");
+  md->set_help("Requests.");
+  md = req.add_metadata();
+  md->set_type(prometheus::MetricMetadata::GAUGEHISTOGRAM);
+  md->set_metric_family_name("gh");
+  md->set_unit("seconds");
+  std::string raw = req.SerializeAsString(), body;
+  snappy::Compress(raw.data(), raw.size(), &body);
+
+  WriteResult r = ing.Write("t1", body);
+  EXPECT_EQ(r.http_status, 204) << r.message;
+  EXPECT_EQ(r.samples_stored, 1);
+
+  auto sel = exemplars.SelectExemplars(
+      "t1", 0, 10000, {{model::Matcher::MustMake(model::MatchType::kRegexMatch, "__name__", ".+")}});
+  ASSERT_EQ(sel.size(), 1u);
+  EXPECT_EQ(sel[0].series_labels, (model::Labels{{"__name__", "req_total"}, {"job", "a"}}));
+  EXPECT_EQ(sel[0].exemplars,
+            (std::vector<storage::Exemplar>{{model::Labels{{"trace_id", "abc"}}, 1.5, 900},
+                                            {model::Labels{}, 2, 950}}));
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("vigil_ingest_exemplars_total{protocol=\"remote_write\",result=\"stored\"} 2\n"));
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("vigil_ingest_exemplars_total{protocol=\"remote_write\",result=\"refused\"} 2\n"));
+
+  ASSERT_EQ(got_md.size(), 2u);
+  EXPECT_EQ(got_md[0].first, "t1");
+  EXPECT_EQ(got_md[0].second, (MetricMetadata{"req", "counter", "Requests.", ""}));
+  EXPECT_EQ(got_md[1].second, (MetricMetadata{"gh", "gaugehistogram", "", "seconds"}));
 }
 
 }  // namespace

@@ -42,6 +42,36 @@ std::string ReadFileTrimmed(const std::string& path) {
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
+// For tls_config.server_name: rewrites an https URL so that libcurl sends `server_name`
+// in SNI and checks the certificate against it, and gives the CONNECT_TO entry that still
+// takes the connection to the URL's own host and port, and the Host header naming them.
+// False if the URL cannot be parsed (the scrape then fails on it as it would anyway).
+bool WithServerName(const std::string& url, const std::string& server_name,
+                    std::string* out_url, std::string* connect_to, std::string* host_header) {
+  CURLU* u = curl_url();
+  bool ok = curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK;
+  char* host = nullptr;
+  char* port = nullptr;
+  char* given_port = nullptr;
+  char* rewritten = nullptr;
+  ok = ok && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+       curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  if (ok) {
+    const bool explicit_port = curl_url_get(u, CURLUPART_PORT, &given_port, 0) == CURLUE_OK;
+    *host_header = explicit_port ? fmt::format("{}:{}", host, given_port) : std::string(host);
+    *connect_to = fmt::format("{}:{}:{}:{}", server_name, port, host, port);
+    ok = curl_url_set(u, CURLUPART_HOST, server_name.c_str(), 0) == CURLUE_OK &&
+         curl_url_get(u, CURLUPART_URL, &rewritten, 0) == CURLUE_OK;
+    if (ok) *out_url = rewritten;
+  }
+  curl_free(host);
+  curl_free(port);
+  curl_free(given_port);
+  curl_free(rewritten);
+  curl_url_cleanup(u);
+  return ok;
+}
+
 }  // namespace
 
 struct ScrapeMetrics {
@@ -51,6 +81,8 @@ struct ScrapeMetrics {
   metrics::Counter* missed_counter = nullptr;
   metrics::Counter* failed_counter = nullptr;
   metrics::Counter* sample_limit_counter = nullptr;
+  metrics::Counter* exemplars_stored = nullptr;
+  metrics::Counter* exemplars_refused = nullptr;
 };
 
 struct Manager::Target {
@@ -67,6 +99,7 @@ struct Manager::Target {
   // Loop thread only.
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  curl_slist* connect_to = nullptr;
   std::string body;
   int64_t body_limit = 0;
   bool body_too_large = false;
@@ -95,6 +128,7 @@ struct Manager::Target {
   ~Target() {
     if (easy != nullptr) curl_easy_cleanup(easy);
     if (headers != nullptr) curl_slist_free_all(headers);
+    if (connect_to != nullptr) curl_slist_free_all(connect_to);
   }
 };
 
@@ -148,10 +182,17 @@ class Manager::Loop {
   void Schedule(Target* t, int64_t now);
   void StartScrape(Target* t, int64_t now);
   void Finish(Target* t, CURLcode rc);
+  // An exemplar waiting for its scrape's samples to be committed.
+  struct PendingExemplar {
+    const Target::Entry* series;
+    storage::Exemplar ex;
+  };
   absl::Status ParseAndAppend(Target* t, const ScrapeConfig& cfg, std::string_view content_type,
                               int64_t ts, ingest::BatchWriter* w, int64_t* scraped,
                               int64_t* post, int64_t* added,
-                              std::map<std::string, MetricMetadata>* meta);
+                              std::map<std::string, MetricMetadata>* meta,
+                              std::vector<PendingExemplar>* exemplars);
+  void StoreExemplars(Target* t, const std::vector<PendingExemplar>& exemplars);
   void AppendStale(Target* t, ingest::BatchWriter* w, int64_t ts, bool all);
   void WriteReport(Target* t, ingest::BatchWriter* w, int64_t ts, bool up, double duration,
                    int64_t scraped, int64_t post, int64_t added);
@@ -306,6 +347,15 @@ void Manager::Loop::StartScrape(Target* t, int64_t now) {
     t->headers = curl_slist_append(
         t->headers, fmt::format("Authorization: {} {}", cfg->authorization_type, cred).c_str());
   }
+  if (t->connect_to != nullptr) curl_slist_free_all(t->connect_to);
+  t->connect_to = nullptr;
+  std::string connect_to, host_header;
+  if (!cfg->tls.server_name.empty() && url.starts_with("https://") &&
+      WithServerName(url, cfg->tls.server_name, &url, &connect_to, &host_header)) {
+    t->connect_to = curl_slist_append(nullptr, connect_to.c_str());
+    t->headers = curl_slist_append(t->headers, fmt::format("Host: {}", host_header).c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, t->connect_to);
+  }
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
@@ -391,9 +441,10 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   ingest::BatchWriter w(m_->db_, m_->opts_.tenant, "scrape", m_->ingest_metrics_, iopts);
   int64_t scraped = 0, post = 0, added = 0;
   std::map<std::string, MetricMetadata> meta;
+  std::vector<PendingExemplar> exemplars;
   if (err.ok()) {
     err = ParseAndAppend(t, *cfg, ctype == nullptr ? "" : ctype, t->start_ms, &w, &scraped,
-                         &post, &added, &meta);
+                         &post, &added, &meta, &exemplars);
   }
   if (!err.ok()) {
     post = 0;
@@ -407,6 +458,21 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   ingest::WriteResult res = w.Finish();
   if (res.http_status >= 500) {
     VLOG_ERROR("scrape", "{}: cannot store scraped samples: {}", t->spec.url, res.message);
+  } else if (err.ok() && !exemplars.empty()) {
+    StoreExemplars(t, exemplars);
+  }
+  bool meta_changed = false;
+  if (err.ok() && m_->opts_.on_metadata) {
+    std::lock_guard lock(mu_);
+    meta_changed = meta != t->metadata;
+  }
+  if (meta_changed) {
+    std::vector<ingest::MetricMetadata> md;
+    md.reserve(meta.size());
+    for (const auto& [name, m] : meta) {
+      md.push_back({name, m.type.empty() ? "unknown" : m.type, m.help, m.unit});
+    }
+    m_->opts_.on_metadata(m_->opts_.tenant, md);
   }
   std::lock_guard lock(mu_);
   t->health = err.ok() ? "up" : "down";
@@ -422,7 +488,8 @@ absl::Status Manager::Loop::ParseAndAppend(Target* t, const ScrapeConfig& cfg,
                                            std::string_view content_type, int64_t ts,
                                            ingest::BatchWriter* w, int64_t* scraped,
                                            int64_t* post, int64_t* added,
-                                           std::map<std::string, MetricMetadata>* meta) {
+                                           std::map<std::string, MetricMetadata>* meta,
+                                           std::vector<PendingExemplar>* exemplars) {
   struct Pending {
     Target::Entry* e;
     int64_t t;
@@ -521,6 +588,13 @@ absl::Status Manager::Loop::ParseAndAppend(Target* t, const ScrapeConfig& cfg,
     std::optional<int64_t> exposed = p.timestamp_ms();
     const bool use_exposed = cfg.honor_timestamps && exposed.has_value();
     pending.push_back({&ce, use_exposed ? *exposed : ts, p.value(), !use_exposed});
+    if (p.has_exemplar() && m_->opts_.exemplars != nullptr) {
+      PendingExemplar& pe = exemplars->emplace_back();
+      pe.series = &ce;
+      p.FillExemplarLabels(&pe.ex.labels);
+      pe.ex.value = p.exemplar_value();
+      pe.ex.t = p.exemplar_timestamp_ms().value_or(pending.back().t);
+    }
   }
   if (cfg.sample_limit > 0 && *post > cfg.sample_limit) {
     if (m_->metrics_->sample_limit_counter) m_->metrics_->sample_limit_counter->Inc();
@@ -544,6 +618,24 @@ absl::Status Manager::Loop::ParseAndAppend(Target* t, const ScrapeConfig& cfg,
     }
   }
   return absl::OkStatus();
+}
+
+void Manager::Loop::StoreExemplars(Target* t, const std::vector<PendingExemplar>& exemplars) {
+  int64_t refused = 0;
+  absl::Status first;
+  for (const PendingExemplar& pe : exemplars) {
+    absl::Status s = m_->opts_.exemplars->AppendExemplar(m_->opts_.tenant, pe.series->labels, pe.ex);
+    if (!s.ok()) {
+      if (refused++ == 0) first = s;
+    }
+  }
+  if (m_->metrics_->exemplars_stored) {
+    m_->metrics_->exemplars_stored->Inc(static_cast<double>(exemplars.size() - refused));
+  }
+  if (refused > 0) {
+    if (m_->metrics_->exemplars_refused) m_->metrics_->exemplars_refused->Inc(refused);
+    VLOG_DEBUG("scrape", "{}: {} exemplar(s) refused, first: {}", t->spec.url, refused, Msg(first));
+  }
 }
 
 void Manager::Loop::AppendStale(Target* t, ingest::BatchWriter* w, int64_t ts, bool all) {
@@ -606,6 +698,11 @@ Manager::Manager(storage::Appendable* db, ingest::IngestMetrics* ingest_metrics,
         "or the scrape loop fell behind.");
     metrics_->sample_limit_counter = registry->NewCounter(
         "vigil_scrape_exceeded_sample_limit_total", "Scrapes refused for sample_limit.");
+    auto* ex = registry->NewCounterFamily(
+        "vigil_ingest_exemplars_total", "Exemplars stored or refused by ingestion, by protocol.",
+        {"protocol", "result"});
+    metrics_->exemplars_stored = ex->WithLabelValues({"scrape", "stored"});
+    metrics_->exemplars_refused = ex->WithLabelValues({"scrape", "refused"});
   }
   loop_ = std::make_unique<Loop>(this);
   discovery_ = std::make_unique<discovery::DiscoveryManager>(

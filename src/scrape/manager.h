@@ -15,6 +15,11 @@
 //   - target labels are attached (honor_labels: scraped labels win; otherwise a clashing
 //     scraped label is kept as exported_<name>), then metric_relabel_configs run;
 //   - honor_timestamps: false ignores the exposed timestamps;
+//   - exemplars of an OpenMetrics scrape are stored (ManagerOptions::exemplars) after its
+//     samples, with the sample's timestamp when they carry none;
+//   - tls_config.server_name is the name sent in SNI and checked in the certificate,
+//     while the connection still goes to the target's address (libcurl's CONNECT_TO) and
+//     the Host header stays the target's;
 //   - sample_limit / label_limit / label_*_length_limit failures fail the whole scrape:
 //     nothing of it is stored, `up` is 0;
 //   - the report series up, scrape_duration_seconds, scrape_samples_scraped,
@@ -40,11 +45,13 @@
 
 #include "absl/status/status.h"
 #include "base/metrics.h"
+#include "ingest/decoded.h"
 #include "ingest/writer.h"
 #include "model/labels.h"
 #include "scrape/config.h"
 #include "scrape/target.h"
 #include "storage/appender.h"
+#include "storage/exemplars.h"
 
 namespace vigil::scrape {
 
@@ -59,6 +66,13 @@ struct ManagerOptions {
   std::string user_agent = "Vigil";
   // Wall clock in milliseconds (sample timestamps and scheduling); tests replace it.
   std::function<int64_t()> now_ms;
+  // Where exemplars of OpenMetrics scrapes go; nullptr drops them. Must outlive the
+  // manager.
+  storage::ExemplarAppendable* exemplars = nullptr;
+  // Receives a target's metric metadata (HELP, TYPE, UNIT) when it differs from what the
+  // target's previous successful scrape exposed, e.g. for /api/v1/metadata.
+  std::function<void(std::string_view tenant, const std::vector<ingest::MetricMetadata>& md)>
+      on_metadata;
 };
 
 // What /api/v1/targets shows for one active target.
@@ -85,6 +99,7 @@ struct MetricMetadata {
   std::string type;  // "counter", "gauge", ... ("unknown" when not given)
   std::string help;
   std::string unit;
+  friend bool operator==(const MetricMetadata&, const MetricMetadata&) = default;
 };
 
 struct TargetMetadata {

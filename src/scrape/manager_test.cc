@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <functional>
+#include <limits>
 #include <thread>
 
 #include "gtest/gtest.h"
 #include "model/sample.h"
 #include "scrape/test_util.h"
+#include "storage/exemplar/circular_storage.h"
 
 namespace vigil::scrape {
 namespace {
@@ -26,7 +29,21 @@ bool Eventually(const std::function<bool()>& f, int ms = 5000) {
 
 class ManagerTest : public ::testing::Test {
  protected:
-  ManagerTest() : ingest_metrics_(nullptr), mgr_(&db_, &ingest_metrics_, nullptr) {}
+  ManagerTest() : ingest_metrics_(nullptr), mgr_(&db_, &ingest_metrics_, nullptr, Options()) {}
+
+  ManagerOptions Options() {
+    ManagerOptions o;
+    o.exemplars = &exemplars_;
+    o.on_metadata = [this](std::string_view tenant, const std::vector<ingest::MetricMetadata>& md) {
+      std::lock_guard lock(md_mu_);
+      for (const auto& m : md) md_.push_back(fmt::format("{} {} {} {} {}", tenant, m.metric, m.type, m.help, m.unit));
+    };
+    return o;
+  }
+  std::vector<std::string> MetadataSeen() {
+    std::lock_guard lock(md_mu_);
+    return md_;
+  }
   ~ManagerTest() override { mgr_.Stop(); }
 
   // One job scraping the given paths of the fake exporter every 200 ms.
@@ -77,6 +94,9 @@ scrape_configs:
   FakeExporter exporter_;
   RecordingAppendable db_;
   ingest::IngestMetrics ingest_metrics_;
+  storage::exemplar::CircularExemplarStorage exemplars_{100};
+  std::mutex md_mu_;
+  std::vector<std::string> md_;
   Manager mgr_;
 };
 
@@ -122,6 +142,72 @@ TEST_F(ManagerTest, ParsesOpenMetricsByContentType) {
   ASSERT_TRUE(mgr_.Start().ok());
   ASSERT_TRUE(Eventually([&] { return !Points(Series("c_total")).empty(); }));
   EXPECT_EQ(Points(Series("c_total"))[0].t, 1500);  // the exposed timestamp, in ms
+}
+
+TEST_F(ManagerTest, StoresOpenMetricsExemplarsAndReportsMetadataChanges) {
+  exporter_.Set("/metrics",
+                {200,
+                 "# TYPE req counter\n# HELP req Requests.\n"
+                 "req_total{code=\"200\"} 3 # {trace_id=\"abc\"} 1.5 1.25\n"
+                 "# TYPE lat_seconds histogram\n# UNIT lat_seconds seconds\n"
+                 "lat_seconds_bucket{le=\"+Inf\"} 1 # {trace_id=\"def\"} 0.2\n"
+                 "lat_seconds_sum 0.2\nlat_seconds_count 1\n"
+                 "# EOF\n",
+                 "application/openmetrics-text; version=1.0.0; charset=utf-8"});
+  Apply("");
+  ASSERT_TRUE(mgr_.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return Points(Series("up")).size() >= 3; }));
+  ASSERT_EQ(mgr_.ActiveTargets()[0].last_error, "");
+  auto got = exemplars_.SelectExemplars(
+      "default", 0, std::numeric_limits<int64_t>::max(),
+      {{model::Matcher::MustMake(model::MatchType::kRegexMatch, "__name__", "req_total|lat_seconds_bucket")}});
+  ASSERT_EQ(got.size(), 2u);
+  // The exemplar's own timestamp; the series' labels after target labels were attached.
+  EXPECT_EQ(got[1].series_labels.ToString(), Series("req_total", "/metrics", {{"code", "200"}}));
+  ASSERT_EQ(got[1].exemplars.size(), 1u);  // repeated by every scrape, stored once
+  EXPECT_EQ(got[1].exemplars[0], (storage::Exemplar{{{"trace_id", "abc"}}, 1.5, 1250}));
+  // Without a timestamp it takes the sample's (the scrape's) time, so every scrape adds
+  // one, as in Prometheus.
+  ASSERT_GE(got[0].exemplars.size(), 2u);
+  EXPECT_EQ(got[0].exemplars[0].t, Points(Series("lat_seconds_bucket", "/metrics", {{"le", "+Inf"}}))[0].t);
+  // Metadata is handed over once: later scrapes expose the same.
+  EXPECT_EQ(MetadataSeen(), (std::vector<std::string>{"default lat_seconds histogram  seconds",
+                                                      "default req counter Requests. "}));
+}
+
+TEST_F(ManagerTest, RequestsCarryParamsAndCredentials) {
+  struct Case {
+    std::string extra;
+    std::string want;  // in the request
+  };
+  const std::string token_file = ::testing::TempDir() + "/scrape_token";
+  {
+    std::ofstream(token_file) << "from-file\n";
+  }
+  std::vector<Case> cases = {
+      {"    params: {module: [a, b], x: ['1 2']}\n", "GET /metrics?module=a&module=b&x=1+2 "},
+      {"    basic_auth: {username: u, password: p}\n", "Authorization: Basic dTpw"},
+      {"    bearer_token: secret\n", "Authorization: Bearer secret"},
+      {"    authorization: {type: Token, credentials_file: " + token_file + "}\n",
+       "Authorization: Token from-file"},
+  };
+  exporter_.Set("/metrics", {200, "a 1\n"});
+  for (const Case& c : cases) {
+    Apply(c.extra);
+    ASSERT_TRUE(mgr_.Start().ok());
+    ASSERT_TRUE(Eventually([&] {
+      return exporter_.last_request("/metrics").find(c.want) != std::string::npos;
+    })) << c.want << " not in " << exporter_.last_request("/metrics");
+    mgr_.ApplyConfig({});
+  }
+}
+
+TEST_F(ManagerTest, HonorTimestampsFalseUsesTheScrapeTime) {
+  exporter_.Set("/metrics", {200, "a 1 1500\n"});
+  Apply("    honor_timestamps: false\n");
+  ASSERT_TRUE(mgr_.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return !Points(Series("a")).empty(); }));
+  EXPECT_EQ(Points(Series("a"))[0].t, Points(Series("up"))[0].t);
 }
 
 TEST_F(ManagerTest, ClashingLabelsFollowHonorLabels) {
@@ -207,6 +293,8 @@ TEST_F(ManagerTest, LimitsFailTheWholeScrape) {
       {"    sample_limit: 2\n", "a 1\nb 1\nc 1\n", "sample limit exceeded"},
       {"    label_limit: 3\n", "a{x=\"1\",y=\"2\"} 1\n", "label_limit exceeded"},
       {"    body_size_limit: 10B\n", "a_long_metric_name 1\n", "body size limit exceeded"},
+      {"    label_name_length_limit: 3\n", "a{long=\"1\"} 1\n", "label_name_length_limit exceeded"},
+      {"    label_value_length_limit: 3\n", "a{x=\"long\"} 1\n", "label_value_length_limit exceeded"},
   };
   for (const Case& c : cases) {
     exporter_.Set("/metrics", {200, c.body});
