@@ -27,6 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       p.FillLabels(&labels);
       if (labels.vec().empty() || labels.vec()[0].value != p.metric_name()) abort();
       for (size_t j = 0; j < p.num_labels(); ++j) (void)p.label_value(j).size();
+      if (p.has_exemplar()) {
+        if (format != vigil::ingest::TextFormat::kOpenMetrics) abort();  // OpenMetrics only
+        vigil::model::Labels ex;
+        p.FillExemplarLabels(&ex);
+        (void)p.exemplar_value();
+        (void)p.exemplar_timestamp_ms();
+      }
     } else {
       (void)p.help().size();
       (void)p.unit().size();

@@ -62,6 +62,8 @@ class PushIngest {
   // the StatsD listener; Stop stops the listener (after a last flush) and detaches.
   // `db` is asked at Start time.
   std::unique_ptr<Service> NewService(std::function<storage::DB*()> db);
+  // The store behind /api/v1/metadata, which remote_write and scrapes feed too.
+  ingest::MetadataStore* metadata() { return api_.metadata(); }
 
  private:
   class Svc;

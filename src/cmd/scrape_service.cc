@@ -10,11 +10,15 @@
 namespace vigil::cmd {
 
 ScrapeService::ScrapeService(std::string config_file, std::function<storage::Appendable*()> db,
-                             metrics::Registry* registry, http::TargetsApi* targets_api)
+                             metrics::Registry* registry, http::TargetsApi* targets_api,
+                             scrape::ManagerOptions opts,
+                             std::function<void(const scrape::LoadedConfig&)> on_config)
     : config_file_(std::move(config_file)),
       db_(std::move(db)),
       registry_(registry),
-      targets_api_(targets_api) {}
+      targets_api_(targets_api),
+      opts_(std::move(opts)),
+      on_config_(std::move(on_config)) {}
 
 ScrapeService::~ScrapeService() = default;
 
@@ -26,6 +30,7 @@ absl::Status ScrapeService::Start() {
       return absl::InvalidArgumentError(
           fmt::format("cannot load config file: {}", std::string(loaded.status().message())));
     }
+    if (on_config_) on_config_(*loaded);
     cfgs = std::move(loaded->scrape_configs);
   }
   RETURN_IF_ERROR(AddSelfScrape(&cfgs));
@@ -36,7 +41,7 @@ absl::Status ScrapeService::Start() {
                                                 "Configuration reloads by result.", {"result"})
                         ->WithLabelValues({"failure"});
   ingest_metrics_ = std::make_unique<ingest::IngestMetrics>(registry_);
-  manager_ = std::make_unique<scrape::Manager>(db_(), ingest_metrics_.get(), registry_);
+  manager_ = std::make_unique<scrape::Manager>(db_(), ingest_metrics_.get(), registry_, opts_);
   manager_->ApplyConfig(cfgs);
   RETURN_IF_ERROR(manager_->Start());
   if (targets_api_ != nullptr) {
@@ -66,6 +71,7 @@ absl::Status ScrapeService::Reload() {
   }
   if (absl::Status s = AddSelfScrape(&loaded->scrape_configs); !s.ok()) return s;
   manager_->ApplyConfig(loaded->scrape_configs);
+  if (on_config_) on_config_(*loaded);
   reloads_ok_->Inc();
   VLOG_INFO("main", "reloaded {}: {} scrape job(s)", config_file_,
             loaded->scrape_configs.size());

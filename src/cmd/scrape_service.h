@@ -17,6 +17,7 @@
 #include "base/metrics.h"
 #include "cmd/service.h"
 #include "ingest/writer.h"
+#include "scrape/config.h"
 #include "scrape/manager.h"
 #include "storage/appender.h"
 
@@ -30,8 +31,12 @@ class ScrapeService : public Service {
  public:
   // `db` is called at Start (the storage service opens the DB first). `targets_api` may be
   // nullptr. All must outlive the service.
+  // `opts` seeds the manager's options (exemplar storage, metadata sink); `on_config`, if
+  // set, is called with every configuration applied (at Start and on each good reload).
   ScrapeService(std::string config_file, std::function<storage::Appendable*()> db,
-                metrics::Registry* registry, http::TargetsApi* targets_api);
+                metrics::Registry* registry, http::TargetsApi* targets_api,
+                scrape::ManagerOptions opts = {},
+                std::function<void(const scrape::LoadedConfig&)> on_config = nullptr);
   ~ScrapeService() override;
 
   std::string_view name() const override { return "scrape manager"; }
@@ -57,6 +62,8 @@ class ScrapeService : public Service {
   const std::function<storage::Appendable*()> db_;
   metrics::Registry* const registry_;
   http::TargetsApi* const targets_api_;
+  const scrape::ManagerOptions opts_;
+  const std::function<void(const scrape::LoadedConfig&)> on_config_;
   std::mutex reload_mu_;
   std::unique_ptr<ingest::IngestMetrics> ingest_metrics_;
   std::unique_ptr<scrape::Manager> manager_;

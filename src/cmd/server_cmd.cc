@@ -24,7 +24,10 @@
 #include "http/server.h"
 #include "http/targets_api.h"
 #include "http/ui_handler.h"
+#include "config/config.h"
+#include "ingest/decoded.h"
 #include "ingest/remote_write.h"
+#include "storage/exemplar/circular_storage.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigil::cmd {
@@ -52,8 +55,9 @@ class HttpService : public Service {
 // Owns the DB and the ingester that writes into it.
 class StorageService : public Service {
  public:
-  StorageService(storage::Options opts, metrics::Registry* registry)
-      : opts_(std::move(opts)), registry_(registry) {}
+  StorageService(storage::Options opts, ingest::RemoteWriteOptions rw_opts,
+                 metrics::Registry* registry)
+      : opts_(std::move(opts)), rw_opts_(std::move(rw_opts)), registry_(registry) {}
   std::string_view name() const override { return "storage"; }
 
   absl::Status Start() override {
@@ -66,7 +70,7 @@ class StorageService : public Service {
     storage::Stats st = db_->GetStats();
     VLOG_INFO("storage", "opened: {} head series, {} blocks, WAL {} bytes in {} segments",
               st.head_series, st.blocks, st.wal_bytes, st.wal_segments);
-    ingester_ = std::make_unique<ingest::RemoteWriteIngester>(db_.get(), registry_);
+    ingester_ = std::make_unique<ingest::RemoteWriteIngester>(db_.get(), registry_, rw_opts_);
     collector_ = http::AddStorageCollector(registry_, db_.get());
     return absl::OkStatus();
   }
@@ -87,6 +91,7 @@ class StorageService : public Service {
 
  private:
   const storage::Options opts_;
+  const ingest::RemoteWriteOptions rw_opts_;
   metrics::Registry* const registry_;
   std::unique_ptr<storage::DB> db_;
   std::unique_ptr<ingest::RemoteWriteIngester> ingester_;
@@ -168,6 +173,17 @@ int RunServer(const ServerConfig& cfg) {
       ->WithLabelValues({cfg.build.version, cfg.build.revision, cfg.build.branch})
       ->Set(1);
 
+  // Exemplars live in memory for the life of the process (storage/exemplar), sized by
+  // storage.exemplars.max_exemplars and resized when a reload changes it.
+  int64_t max_exemplars = config::StorageConfig{}.max_exemplars;
+  if (!config_yaml.empty()) {
+    // A bad file is reported by the scrape service's full check at start.
+    if (auto c = config::Parse(config_yaml, cfg.config_file); c.ok()) {
+      max_exemplars = c->storage.max_exemplars;
+    }
+  }
+  storage::exemplar::CircularExemplarStorage exemplars(max_exemplars);
+
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
   api.Register(&router);
@@ -179,6 +195,7 @@ int RunServer(const ServerConfig& cfg) {
   query_opts.flags = cfg.flags;
   query_opts.config_yaml = config_yaml;
   query_opts.storage_retention = cfg.retention_text;
+  query_opts.exemplars = &exemplars;
   http::QueryApi query_api(&api, std::move(query_opts));
   query_api.Register(&router);
   http::RemoteRead remote_read(&api, http::RemoteReadOptions{});
@@ -195,14 +212,31 @@ int RunServer(const ServerConfig& cfg) {
 
   ServiceGroup services;
   services.Add(std::make_unique<HttpService>(http_opts, &router));
-  auto storage = std::make_unique<StorageService>(cfg.storage, &registry);
+  ingest::MetadataStore* metadata = push.metadata();
+  auto feed_metadata = [metadata](std::string_view tenant,
+                                  const std::vector<ingest::MetricMetadata>& md) {
+    metadata->Update(tenant, md);
+  };
+  ingest::RemoteWriteOptions rw_opts;
+  rw_opts.exemplars = &exemplars;
+  rw_opts.on_metadata = feed_metadata;
+  auto storage = std::make_unique<StorageService>(cfg.storage, rw_opts, &registry);
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
   services.Add(std::make_unique<DashboardService>(cfg.storage.path, &dashboards_api));
   services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
+  scrape::ManagerOptions scrape_opts;
+  scrape_opts.exemplars = &exemplars;
+  scrape_opts.on_metadata = feed_metadata;
   auto scrape = std::make_unique<ScrapeService>(
       cfg.config_file, [storage_ptr]() -> storage::Appendable* { return storage_ptr->db(); },
-      &registry, &targets_api);
+      &registry, &targets_api, scrape_opts, [&exemplars](const scrape::LoadedConfig& c) {
+        if (c.config.storage.max_exemplars != exemplars.max_exemplars()) {
+          exemplars.Resize(c.config.storage.max_exemplars);
+          VLOG_INFO("main", "exemplar storage holds up to {} exemplars per tenant",
+                    c.config.storage.max_exemplars);
+        }
+      });
   ScrapeService* scrape_ptr = scrape.get();
   if (cfg.self_scrape_interval_ms > 0) {
     scrape->SetSelfScrape(SelfScrapeAddress(cfg.listen_address), cfg.self_scrape_interval_ms);

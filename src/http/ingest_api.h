@@ -8,7 +8,8 @@
 //                                    label db)                                -> 204
 //   GET|HEAD /ping                   204, for Influx clients that probe
 //   POST /v1/metrics, /api/v1/otlp/v1/metrics   OTLP/HTTP protobuf            -> 200
-//   GET  /api/v1/metadata            HELP/TYPE/UNIT seen by the text and OTLP importers
+//   GET  /api/v1/metadata            HELP/TYPE/UNIT seen by the text and OTLP importers,
+//                                    remote_write's metadata and scraped targets
 //
 // Every push request goes the same way: in-flight byte budget (429 + Retry-After: 1 when
 // Vigil is already decoding too much), Content-Encoding (gzip, deflate, snappy, zstd;

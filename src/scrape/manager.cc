@@ -100,6 +100,7 @@ struct Manager::Target {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   curl_slist* connect_to = nullptr;
+  char curl_error[CURL_ERROR_SIZE] = {0};  // libcurl's detail for a failed transfer
   std::string body;
   int64_t body_limit = 0;
   bool body_too_large = false;
@@ -359,6 +360,8 @@ void Manager::Loop::StartScrape(Target* t, int64_t now) {
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+  t->curl_error[0] = '\0';
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_error);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Loop::OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout));
@@ -431,7 +434,8 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
           fmt::format("Get \"{}\": context deadline exceeded", t->spec.url));
     } else {
       err = absl::UnavailableError(
-          fmt::format("Get \"{}\": {}", t->spec.url, curl_easy_strerror(rc)));
+          fmt::format("Get \"{}\": {}", t->spec.url,
+                      t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(rc)));
     }
   } else if (code != 200) {
     err = absl::UnavailableError(fmt::format("server returned HTTP status {}", code));

@@ -249,6 +249,246 @@ scrape_configs:
         self.assertEqual(status, 200)
 
 
+# A prometheus_client app whose counter and histogram carry exemplars (a new trace id per
+# increment); prometheus_client exposes them only in OpenMetrics, which it serves when the
+# scraper's Accept header asks for it.
+EXEMPLAR_APP = r"""
+import sys, time
+from prometheus_client import Counter, Histogram, start_http_server
+start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+c = Counter("shop_orders", "Orders placed.", ["shop"])
+h = Histogram("shop_checkout_seconds", "Checkout latency.", buckets=[0.1, 0.5, 1])
+i = 0
+while True:
+    i += 1
+    c.labels("north").inc(exemplar={"trace_id": f"t{i:06d}"})
+    h.observe(0.05 * (i % 15), exemplar={"trace_id": f"h{i:06d}", "span_id": "s1"})
+    time.sleep(0.3)
+"""
+
+# A TLS target: HTTPS on 127.0.0.1 with a certificate for NAME only (no IP address), so
+# a scraper reaches it by address and must check the certificate against server_name.
+TLS_TARGET = r"""
+import http.server, ssl, sys
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("tls_target_host_header{host=\"%s\"} 1\n" % self.headers.get("Host")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+"""
+
+
+class ExemplarAndTlsTest(unittest.TestCase):
+    """Exemplars and metadata from scraped OpenMetrics and from Prometheus 2.42's
+    remote_write, compared with what Prometheus itself answers; tls_config.server_name."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="vigil-exemplars-")
+        self.procs = []
+        self.server = None
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.stop()
+            self.server.cleanup()
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            p.wait()
+        self.tmp.cleanup()
+
+    def spawn(self, cmd, name):
+        log = open(os.path.join(self.tmp.name, f"{name}.log"), "wb")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        with open(os.path.join(self.tmp.name, f"{name}.log"), "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+
+    def exemplars(self, base, query, start, end):
+        import urllib.parse
+        import urllib.request
+        q = urllib.parse.urlencode({"query": query, "start": start, "end": end})
+        with urllib.request.urlopen(f"{base}/api/v1/query_exemplars?{q}", timeout=10) as r:
+            body = json.loads(r.read())
+        self.assertEqual(body["status"], "success")
+        return body["data"]
+
+    def test_exemplars_and_metadata_from_scrapes_and_prometheus_remote_write(self):
+        prometheus = shutil.which("prometheus")
+        if prometheus is None:
+            self.skipTest("Debian's prometheus is not installed")
+        app_port = free_port()
+        self.spawn(["/usr/bin/python3", "-c", EXEMPLAR_APP, str(app_port)], "app")
+        wait_port(app_port)
+        vigil_port, prom_port = free_port(), free_port()
+        vigil_url = f"http://127.0.0.1:{vigil_port}"
+        prom_url = f"http://127.0.0.1:{prom_port}"
+        prom_cfg = os.path.join(self.tmp.name, "prometheus.yml")
+        with open(prom_cfg, "w") as f:
+            f.write(f"""
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: viaprom
+    static_configs: [{{targets: ['127.0.0.1:{app_port}']}}]
+  - job_name: prometheus
+    static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]
+remote_write:
+  - url: {vigil_url}/api/v1/write
+    send_exemplars: true
+    queue_config: {{batch_send_deadline: 200ms}}
+    metadata_config: {{send_interval: 1s}}
+""")
+        self.spawn([prometheus, f"--config.file={prom_cfg}",
+                    f"--storage.tsdb.path={os.path.join(self.tmp.name, 'prom')}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                    "--enable-feature=exemplar-storage"], "prometheus")
+        path = os.path.join(self.tmp.name, "vigil.yml")
+        with open(path, "w") as f:
+            f.write(f"""
+global:
+  scrape_interval: 1s
+storage:
+  exemplars:
+    max_exemplars: 5000
+scrape_configs:
+  - job_name: direct
+    static_configs: [{{targets: ['127.0.0.1:{app_port}']}}]
+""")
+        self.server = Server(args=[f"--config.file={path}"], port=vigil_port).start()
+        t0 = time.time()
+
+        # Scraped directly: the OpenMetrics exemplars are stored per series, in order.
+        def direct():
+            d = self.exemplars(vigil_url, 'shop_orders_total{job="direct"}', t0 - 60, time.time() + 60)
+            return d if d and len(d[0]["exemplars"]) >= 3 else None
+        got = wait_for(direct, timeout=60, what="scraped exemplars")
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["seriesLabels"], {"__name__": "shop_orders_total", "job": "direct",
+                                                  "instance": f"127.0.0.1:{app_port}", "shop": "north"})
+        ex = got[0]["exemplars"]
+        self.assertTrue(all(e["labels"]["trace_id"].startswith("t") and e["value"] == "1" for e in ex), ex)
+        self.assertEqual([e["timestamp"] for e in ex], sorted(e["timestamp"] for e in ex))
+        buckets = self.exemplars(vigil_url, 'shop_checkout_seconds_bucket{job="direct"}', t0 - 60,
+                                 time.time() + 60)
+        self.assertTrue(buckets)
+        self.assertEqual(buckets[0]["exemplars"][0]["labels"]["span_id"], "s1")
+
+        # Through Prometheus's remote_write: once Prometheus has sent a window of
+        # exemplars, Vigil answers exactly what Prometheus answers for it.
+        def via_prom():
+            end = time.time() - 3
+            try:
+                theirs = self.exemplars(prom_url, '{job="viaprom",__name__=~"shop_.*"}', t0 - 60, end)
+            except OSError:
+                return None
+            ours = self.exemplars(vigil_url, '{job="viaprom",__name__=~"shop_.*"}', t0 - 60, end)
+            key = lambda r: json.dumps(r["seriesLabels"], sort_keys=True)
+            theirs, ours = sorted(theirs, key=key), sorted(ours, key=key)
+            if theirs and sum(len(r["exemplars"]) for r in theirs) >= 10 and theirs == ours:
+                return theirs
+            return None
+        try:
+            same = wait_for(via_prom, timeout=90, what="remote_write exemplars equal to Prometheus's")
+        except AssertionError:
+            self.fail(f"prometheus log:\n{self.log('prometheus')}\nvigil log:\n{self.server.log()}")
+        self.assertGreaterEqual(len(same), 2)  # the counter and histogram buckets
+
+        # Metadata: scraped families and those only Prometheus scrapes (sent in
+        # remote_write's metadata) are both at /api/v1/metadata.
+        def metadata():
+            status, body = self.server.get_json("/api/v1/metadata")
+            d = body["data"]
+            return d if "shop_orders" in d and "prometheus_http_requests_total" in d else None
+        md = wait_for(metadata, timeout=60, what="metadata from scrapes and remote_write")
+        self.assertIn({"type": "counter", "help": "Orders placed.", "unit": ""}, md["shop_orders"])
+        self.assertEqual(md["prometheus_http_requests_total"][0]["type"], "counter")
+        status, m = self.server.get("/metrics")
+        text = m.decode()
+        self.assertIn('vigil_ingest_exemplars_total{protocol="scrape",result="stored"}', text)
+        self.assertIn('vigil_ingest_exemplars_total{protocol="remote_write",result="stored"}', text)
+
+    def make_cert(self, name):
+        """A CA and a server certificate for DNS name `name` signed by it."""
+        d = self.tmp.name
+        def run(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", "srv.key",
+            "-out", "srv.csr")
+        with open(os.path.join(d, "ext.cnf"), "w") as f:
+            f.write(f"subjectAltName=DNS:{name}\n")
+        run("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext.cnf", "-out", "srv.crt")
+        return tuple(os.path.join(d, x) for x in ("ca.crt", "srv.crt", "srv.key"))
+
+    def test_tls_server_name_is_sent_and_verified(self):
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl is not installed")
+        ca, cert, key = self.make_cert("metrics.vigil.test")
+        port = free_port()
+        self.spawn(["/usr/bin/python3", "-c", TLS_TARGET, str(port), cert, key], "tls")
+        wait_port(port)
+        path = os.path.join(self.tmp.name, "vigil.yml")
+        with open(path, "w") as f:
+            f.write(f"""
+global:
+  scrape_interval: 500ms
+  scrape_timeout: 400ms
+scrape_configs:
+  - job_name: right_name
+    scheme: https
+    tls_config: {{ca_file: {ca}, server_name: metrics.vigil.test}}
+    static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+  - job_name: wrong_name
+    scheme: https
+    tls_config: {{ca_file: {ca}, server_name: other.vigil.test}}
+    static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+  - job_name: no_name
+    scheme: https
+    tls_config: {{ca_file: {ca}}}
+    static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+""")
+        self.server = Server(args=[f"--config.file={path}"]).start()
+
+        def health():
+            _, body = self.server.get_json("/api/v1/targets")
+            got = {t["scrapePool"]: t for t in body["data"]["activeTargets"]}
+            return got if len(got) == 3 and all(t["health"] != "unknown" for t in got.values()) else None
+        got = wait_for(health, what="three scraped targets")
+        self.assertEqual(got["right_name"]["health"], "up", got["right_name"]["lastError"])
+        # The URL stays the target's address; only SNI and verification use server_name.
+        self.assertEqual(got["right_name"]["scrapeUrl"], f"https://127.0.0.1:{port}/metrics")
+        for job, name in (("wrong_name", "other.vigil.test"), ("no_name", "127.0.0.1")):
+            self.assertEqual(got[job]["health"], "down", job)
+            self.assertIn(f"certificate subject name matches target host name '{name}'",
+                          got[job]["lastError"])
+        # The Host header names the target, as Prometheus sends it.
+        host = wait_for(lambda: self.server.export('tls_target_host_header{job="right_name"}'),
+                        what="the TLS target's series")
+        self.assertEqual(dict(next(iter(host)))["host"], f"127.0.0.1:{port}")
+
+
 class CheckConfigTest(unittest.TestCase):
     def test_check_config(self):
         from vigil_testlib import vigil_bin
