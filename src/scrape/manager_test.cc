@@ -187,6 +187,8 @@ TEST_F(ManagerTest, RequestsCarryParamsAndCredentials) {
   std::vector<Case> cases = {
       {"    params: {module: [a, b], x: ['1 2']}\n", "GET /metrics?module=a&module=b&x=1+2 "},
       {"    basic_auth: {username: u, password: p}\n", "Authorization: Basic dTpw"},
+      {"    basic_auth: {username: u, password_file: " + token_file + "}\n",
+       "Authorization: Basic dTpmcm9tLWZpbGU="},  // u:from-file
       {"    bearer_token: secret\n", "Authorization: Bearer secret"},
       {"    authorization: {type: Token, credentials_file: " + token_file + "}\n",
        "Authorization: Token from-file"},

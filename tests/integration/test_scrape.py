@@ -284,6 +284,9 @@ class H(http.server.BaseHTTPRequestHandler):
 srv = http.server.HTTPServer(("127.0.0.1", port), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
+if len(sys.argv) > 4:  # a CA file: client certificates signed by it are required
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(sys.argv[4])
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 srv.serve_forever()
 """
@@ -440,15 +443,21 @@ scrape_configs:
             f.write(f"subjectAltName=DNS:{name}\n")
         run("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
             "-days", "2", "-extfile", "ext.cnf", "-out", "srv.crt")
-        return tuple(os.path.join(d, x) for x in ("ca.crt", "srv.crt", "srv.key"))
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=vigil scraper", "-keyout", "cli.key",
+            "-out", "cli.csr")
+        run("x509", "-req", "-in", "cli.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-out", "cli.crt")
+        return tuple(os.path.join(d, x) for x in ("ca.crt", "srv.crt", "srv.key", "cli.crt", "cli.key"))
 
     def test_tls_server_name_is_sent_and_verified(self):
         if shutil.which("openssl") is None:
             self.skipTest("openssl is not installed")
-        ca, cert, key = self.make_cert("metrics.vigil.test")
-        port = free_port()
+        ca, cert, key, cli_cert, cli_key = self.make_cert("metrics.vigil.test")
+        port, mtls_port = free_port(), free_port()
         self.spawn(["/usr/bin/python3", "-c", TLS_TARGET, str(port), cert, key], "tls")
+        self.spawn(["/usr/bin/python3", "-c", TLS_TARGET, str(mtls_port), cert, key, ca], "mtls")
         wait_port(port)
+        wait_port(mtls_port)
         path = os.path.join(self.tmp.name, "vigil.yml")
         with open(path, "w") as f:
             f.write(f"""
@@ -468,15 +477,29 @@ scrape_configs:
     scheme: https
     tls_config: {{ca_file: {ca}}}
     static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+  - job_name: skip_verify
+    scheme: https
+    tls_config: {{insecure_skip_verify: true}}
+    static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+  - job_name: client_cert
+    scheme: https
+    tls_config: {{ca_file: {ca}, server_name: metrics.vigil.test, cert_file: {cli_cert}, key_file: {cli_key}}}
+    static_configs: [{{targets: ['127.0.0.1:{mtls_port}']}}]
+  - job_name: no_client_cert
+    scheme: https
+    tls_config: {{ca_file: {ca}, server_name: metrics.vigil.test}}
+    static_configs: [{{targets: ['127.0.0.1:{mtls_port}']}}]
 """)
         self.server = Server(args=[f"--config.file={path}"]).start()
 
         def health():
             _, body = self.server.get_json("/api/v1/targets")
             got = {t["scrapePool"]: t for t in body["data"]["activeTargets"]}
-            return got if len(got) == 3 and all(t["health"] != "unknown" for t in got.values()) else None
-        got = wait_for(health, what="three scraped targets")
-        self.assertEqual(got["right_name"]["health"], "up", got["right_name"]["lastError"])
+            return got if len(got) == 6 and all(t["health"] != "unknown" for t in got.values()) else None
+        got = wait_for(health, what="six scraped targets")
+        for job in ("right_name", "skip_verify", "client_cert"):
+            self.assertEqual(got[job]["health"], "up", f'{job}: {got[job]["lastError"]}')
+        self.assertEqual(got["no_client_cert"]["health"], "down")
         # The URL stays the target's address; only SNI and verification use server_name.
         self.assertEqual(got["right_name"]["scrapeUrl"], f"https://127.0.0.1:{port}/metrics")
         for job, name in (("wrong_name", "other.vigil.test"), ("no_name", "127.0.0.1")):
