@@ -11,7 +11,8 @@ measured:
 
   missed        scrape slots with no sample: for every target, the gaps between its
                 consecutive `up` samples in the window (a gap of k intervals is k-1 missed),
-                plus the intervals before its first sample;
+                plus the slots before its first and after its last sample, and all of a
+                target that has none;
   failed        scrapes that ran but failed (up == 0: timeout, refused, ...);
   duration      p50/p90/p99/max of scrape_duration_seconds over the window;
   cpu           user+sys CPU seconds of the scraper process in the window, and per 1000
@@ -30,17 +31,24 @@ comparison):
   /usr/bin/python3 bench/scrape_fleet.py --vigil build/vigil --prometheus /usr/bin/prometheus \
       --n 250,1000
 
-  # the largest N Vigil keeps up with: doubling from --start, then bisecting to --resolution,
-  # stopping when --budget-min is used up; then Prometheus on the same fleet at that N (and
-  # at the largest N its memory allows, by the same search with --search-prometheus):
+  # the largest N Vigil keeps up with: doubling from --start (500), then bisecting to
+  # --resolution (250), no new trial once --budget-min (30) would be passed; then
+  # Prometheus on the same fleet at that N, and both at --compare-n (1000), where both
+  # fit in memory, for CPU per 1000 scrapes side by side:
   /usr/bin/python3 bench/scrape_fleet.py --vigil build/vigil --prometheus /usr/bin/prometheus \
-      --search --budget-min 30
+      --search --budget-min 30 | tee fleet.jsonl
 
-Each trial takes about (warmup + intervals) * interval + 15 s: 105 s with the defaults
-(15 s interval, 2 warm-up and 4 measured intervals). A search with the defaults runs 5-9
-trials (the doubling from 500 usually ends at 4000-16000 on 2 cores / 23 GB, then 3-4
-bisection steps), so it ends within --budget-min (default 30) plus one Prometheus trial;
-each trial's JSON line is printed as soon as it ends, and the summary last.
+  # add --search-prometheus to search Prometheus's largest N too (the same budget again).
+
+Each trial takes about (warmup + intervals) * interval + 15 s plus start and stop: 105-120 s
+with the defaults (15 s interval, 2 warm-up and 4 measured intervals), longer at large N
+(creating and then ending 800 series per target); the search charges a trial
+(1 + N/4000) times that against its budget. The whole command above takes about 40 min:
+the 30 min search budget, then three comparison trials. Each trial's JSON line is printed
+as soon as it ends and a summary line last ("largest_n_kept_up", the trials at the largest
+passing and smallest failing N, Prometheus beside them). A trial that fails on memory says
+"stopped": "RSS above --max-rss-gb ..." (each target adds ~800 series; on a 2-core, 23 GB
+machine memory, not the scrape loop, may be what bounds N: say so in the report).
 
 Quick check at small N (not a measurement): --n 20 --interval 3 --intervals 3 --warmup 4
 (Prometheus applies discovered targets every 5 s, so its warm-up needs at least that).
@@ -375,10 +383,10 @@ def trial_seconds(args):
 
 def search(kind, binary, args, workdir, emit):
     """Doubling from args.start until a trial fails, then bisection; bounded by the budget.
-    Returns (largest passing N or 0, smallest failing N or None, the passing trial)."""
+    Returns (largest passing N or 0, smallest failing N or None, the trial at each)."""
     deadline = time.time() + args.budget_min * 60
     fd_cap = args.max_n
-    lo, hi, best = 0, None, None
+    lo, hi, best, worst = 0, None, None, None
     n = args.start
     while time.time() + trial_seconds(args) * (1 + n / 4000) <= deadline:
         r = run_trial(kind, binary, n, args, workdir)
@@ -391,7 +399,7 @@ def search(kind, binary, args, workdir, emit):
                 n = min(n * 2, fd_cap)
                 continue
         else:
-            hi = n
+            hi, worst = n, r
         if hi is not None:
             step = max(args.resolution, int(lo * 0.05))
             if hi - lo <= step:
@@ -400,7 +408,7 @@ def search(kind, binary, args, workdir, emit):
             n -= n % max(1, args.resolution // 2)
             if n <= lo:
                 n = lo + max(1, args.resolution // 2)
-    return lo, hi, best
+    return lo, hi, best, worst
 
 
 def main():
@@ -422,6 +430,8 @@ def main():
     ap.add_argument("--max-n", type=int, default=0,
                     help="largest N tried (default: what the open-files limit allows)")
     ap.add_argument("--budget-min", type=float, default=30, help="time budget of one search")
+    ap.add_argument("--compare-n", type=int, default=1000,
+                    help="with --search and --prometheus: also run both at this N (0: skip)")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--serve-fleet", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--ready-fd", type=int, default=-1, help=argparse.SUPPRESS)
@@ -454,12 +464,12 @@ def main():
                                      if k not in ("serve_fleet", "ready_fd")},
                           "cores": os.cpu_count(), "start": time.strftime("%H:%M:%S")}), flush=True)
         if args.search:
-            lo, hi, best = search("vigil", args.vigil, args, workdir, emit)
+            lo, hi, best, worst = search("vigil", args.vigil, args, workdir, emit)
             summary = {"summary": "vigil", "largest_n_kept_up": lo, "smallest_n_failed": hi,
-                       "at_largest": best}
+                       "at_largest": best, "at_smallest_failed": worst}
             if args.prometheus:
                 if args.search_prometheus:
-                    plo, phi, pbest = search("prometheus", args.prometheus, args, workdir, emit)
+                    plo, phi, pbest, _ = search("prometheus", args.prometheus, args, workdir, emit)
                     summary["prometheus_largest_n_kept_up"] = plo
                     summary["prometheus_smallest_n_failed"] = phi
                     summary["prometheus_at_largest"] = pbest
@@ -467,6 +477,14 @@ def main():
                     r = run_trial("prometheus", args.prometheus, lo, args, workdir)
                     emit(r)
                     summary["prometheus_at_vigils_largest"] = r
+                if args.compare_n:
+                    # Both at one size whose series fit in memory for both, for the CPU
+                    # per 1000 scrapes side by side.
+                    summary["compare_at_n"] = args.compare_n
+                    for kind, binary in (("vigil", args.vigil), ("prometheus", args.prometheus)):
+                        r = run_trial(kind, binary, args.compare_n, args, workdir)
+                        emit(r)
+                        summary[f"{kind}_at_compare_n"] = r
             summary["end"] = time.strftime("%H:%M:%S")
             print(json.dumps(summary), flush=True)
         else:
