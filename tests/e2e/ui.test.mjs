@@ -290,6 +290,11 @@ scrape_configs:
     assert.equal(await page.locator('.panel', { hasText: 'Totals' }).locator('.bar-row').count(), 3);
     await page.waitForTimeout(500);
     await shot('dashboard-grafana-import');
+    // The variable is in the URL; choosing one instance there narrows the panels to it.
+    assert.match(page.url(), /var-instance=All/);
+    await page.goto(`${base}/ui/dashboards/from-grafana?var-instance=b%3A9100`);
+    await page.locator('.panel', { hasText: 'Rate' }).locator('.graph-plot[data-series="1"]').waitFor();
+    assert.equal(await page.locator('.panel', { hasText: 'Rate' }).locator('.legend li').innerText(), 'b:9100');
   });
 
   test('silences: create one, see it listed, expire it', async () => {

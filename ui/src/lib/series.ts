@@ -51,12 +51,16 @@ export function alignMatrix(series: MatrixSeries[], startS: number, endS: number
   const xs = new Array<number>(n);
   for (let i = 0; i < n; i++) xs[i] = startS + i * stepS;
   const ys = series.map((s) => {
-    const row = new Array<number | null>(n).fill(null);
-    for (const [t, v] of s.values) {
-      const i = Math.round((t - startS) / stepS);
+    const row = new Array<number | null>(n);
+    for (let i = 0; i < n; i++) row[i] = null;
+    const values = s.values;
+    for (let k = 0; k < values.length; k++) {
+      const p = values[k];
+      const i = Math.round((p[0] - startS) / stepS);
       if (i < 0 || i >= n) continue;
-      const x = parseSampleValue(v);
-      row[i] = Number.isFinite(x) ? x : null;
+      // "+Inf", "-Inf" and "NaN" all read as NaN here: none can be drawn.
+      const x = +p[1];
+      row[i] = x - x === 0 ? x : null;
     }
     return row;
   });

@@ -11,7 +11,7 @@ import { VariablesBar } from '../components/VariablesBar';
 import { nextPanelPlacement, validateDashboard, type Dashboard, type Panel, type Variable } from '../lib/model';
 import type { TimeRange } from '../lib/time';
 import { variableValues } from '../lib/variables';
-import { navigate, setSearch } from '../router';
+import { navigate } from '../router';
 
 const ROW_PX = 30;
 const GAP_PX = 8;
@@ -60,8 +60,10 @@ export function DashboardPage({ uid }: { uid: string | null }) {
       .then((r) => {
         const d = r.data;
         d.panels = Array.isArray(d.panels) ? d.panels : [];
-        setDash(d);
         const p = new URLSearchParams(location.search);
+        // ?var-<name>=v (repeatable) overrides a variable's saved selection, as in Grafana links.
+        d.variables = (d.variables ?? []).map((v) => (p.has(`var-${v.name}`) ? { ...v, current: p.getAll(`var-${v.name}`).filter((x) => x !== 'All') } : v));
+        setDash(d);
         setRange({ from: p.get('from') ?? d.time?.from ?? 'now-1h', to: p.get('to') ?? d.time?.to ?? 'now' });
         setRefresh(d.refresh ?? '');
         setDirty(false);
@@ -70,9 +72,25 @@ export function DashboardPage({ uid }: { uid: string | null }) {
       .catch((e) => setLoadError(e instanceof ApiError && e.status === 404 ? `Dashboard "${uid}" does not exist (it may have been deleted).` : errorText(e)));
   }, [uid]);
 
+  // The URL carries the view (time range and variable selections) so it can be shared.
+  const viewKey = JSON.stringify([range, (dash?.variables ?? []).map((v) => v.current ?? [])]);
   useEffect(() => {
-    if (dash) setSearch({ from: range.from !== (dash.time?.from ?? 'now-1h') ? range.from : undefined, to: range.to !== (dash.time?.to ?? 'now') ? range.to : undefined });
-  }, [range]);
+    if (!dash) return;
+    const params: Record<string, string | undefined> = {
+      from: range.from !== (dash.time?.from ?? 'now-1h') ? range.from : undefined,
+      to: range.to !== (dash.time?.to ?? 'now') ? range.to : undefined,
+    };
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) p.set(k, v);
+    for (const v of dash.variables ?? []) {
+      const cur = v.current ?? [];
+      if (cur.length === 0 && v.includeAll) p.append(`var-${v.name}`, 'All');
+      for (const c of cur) p.append(`var-${v.name}`, c);
+    }
+    const qs = p.toString();
+    const url = location.pathname + (qs ? '?' + qs : '');
+    if (url !== location.pathname + location.search) history.replaceState(null, '', url);
+  }, [viewKey]);
 
   useEffect(() => {
     if (dash) document.title = `${dash.title} · Vigil`;

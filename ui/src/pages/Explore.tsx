@@ -20,6 +20,28 @@ interface GraphResult {
 }
 
 const MAX_GRAPH_SERIES = 500;
+const HISTORY_KEY = 'vigil.explore.history';
+const HISTORY_MAX = 30;
+
+function loadHistory(): string[] {
+  try {
+    const h = JSON.parse(localStorage.getItem(HISTORY_KEY) ?? '[]');
+    return Array.isArray(h) ? h.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Remembers an executed query (newest first, no duplicates) in this browser. */
+function remember(expr: string): string[] {
+  const h = [expr, ...loadHistory().filter((x) => x !== expr)].slice(0, HISTORY_MAX);
+  try {
+    localStorage.setItem(HISTORY_KEY, JSON.stringify(h));
+  } catch {
+    // Storage full or disabled: history is a convenience only.
+  }
+  return h;
+}
 
 function readURL() {
   const p = new URLSearchParams(location.search);
@@ -43,6 +65,7 @@ export function Explore() {
   const [stacked, setStacked] = useState(init.stacked);
   const [refresh, setRefresh] = useState(init.refresh);
   const [runId, setRunId] = useState(init.expr ? 1 : 0);
+  const [history, setHistory] = useState<string[]>(loadHistory);
 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -84,8 +107,10 @@ export function Explore() {
   }, []);
   const run = useCallback(() => {
     flushEditors();
-    setRan(exprRef.current.trim());
+    const e = exprRef.current.trim();
+    setRan(e);
     setRunId((n) => n + 1);
+    if (e) setHistory(remember(e));
   }, []);
 
   // Run on every explicit run and whenever the view's parameters change.
@@ -181,6 +206,24 @@ export function Explore() {
             </div>
           )}
           <RefreshPicker value={refresh} onChange={setRefresh} onRefresh={() => setRunId((n) => n + 1)} busy={busy} />
+          {history.length > 0 && (
+            <select
+              aria-label="Recent queries"
+              class="history"
+              value=""
+              onChange={(e) => {
+                const v = (e.target as HTMLSelectElement).value;
+                if (!v) return;
+                onExpr(v);
+                run();
+              }}
+            >
+              <option value="">Recent queries…</option>
+              {history.map((h) => (
+                <option value={h}>{h.length > 90 ? h.slice(0, 90) + '…' : h}</option>
+              ))}
+            </select>
+          )}
         </div>
       </div>
       <div class="card result" ref={resultBox}>
