@@ -155,7 +155,7 @@ scrape_configs:
     await pushData();
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(10_000);
+    context.setDefaultTimeout(20_000); // generous: CI runs other suites beside this one
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
     page.on('dialog', (d) => d.accept()); // confirm() before expiring or deleting

@@ -117,7 +117,8 @@ export function TimeSeriesGraph(props: {
         })),
       ],
       axes: [
-        { stroke: '#555', grid: { stroke: '#eceef1' }, ticks: { stroke: '#eceef1' } },
+        // Time labels ("10:30am") need ~60px; the default spacing crowds them on narrow graphs.
+        { stroke: '#555', grid: { stroke: '#eceef1' }, ticks: { stroke: '#eceef1' }, space: 70 },
         {
           stroke: '#555',
           grid: { stroke: '#eceef1' },
