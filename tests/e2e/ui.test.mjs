@@ -287,7 +287,9 @@ scrape_configs:
     await page.locator('.panel', { hasText: 'Rate' }).locator('.graph-plot[data-series="3"]').waitFor();
     assert.equal(await page.locator('.panel', { hasText: 'Series' }).locator('.stat-value').innerText(), '3');
     await page.locator('.panel', { hasText: 'Latency' }).locator('canvas').waitFor();
-    assert.equal(await page.locator('.panel', { hasText: 'Totals' }).locator('.bar-row').count(), 3);
+    const bars = page.locator('.panel', { hasText: 'Totals' }).locator('.bar-row');
+    await bars.nth(2).waitFor();
+    assert.equal(await bars.count(), 3);
     await page.waitForTimeout(500);
     await shot('dashboard-grafana-import');
     // The variable is in the URL; choosing one instance there narrows the panels to it.
