@@ -4,12 +4,15 @@
 #include "promql/engine.h"
 
 #include <cmath>
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <random>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "model/sample.h"
+#include "promql/eval/parallel.h"
 #include "promql/testing/mem_queryable.h"
 
 namespace vigil::promql {
@@ -303,6 +306,24 @@ TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
   EXPECT_GT(errors, 0);
   EXPECT_GT(infos, 0);
   EXPECT_GT(points, 10000);
+}
+
+TEST(ParallelFor, CallsEveryIndexOnceEvenFromConcurrentCallers) {
+  std::vector<std::thread> callers;
+  std::vector<std::vector<std::atomic<int>>> hits(4);
+  for (auto& h : hits) h = std::vector<std::atomic<int>>(5000);
+  for (int c = 0; c < 4; ++c) {
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 10; ++round) {
+        eval::ParallelFor(hits[c].size(), [&](size_t i) { hits[c][i]++; });
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  for (auto& h : hits) {
+    for (auto& x : h) ASSERT_EQ(x.load(), 10);
+  }
+  EXPECT_GE(eval::ParallelWidth(), 1u);
 }
 
 }  // namespace
