@@ -10,7 +10,8 @@ import { EditorState, Prec } from '@codemirror/state';
 import { EditorView, keymap, placeholder as cmPlaceholder, highlightSpecialChars, drawSelection } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, insertNewline } from '@codemirror/commands';
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
-import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { bracketMatching, HighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { tags } from '@lezer/highlight';
 import { PromQLExtension } from '@prometheus-io/codemirror-promql';
 
 let promql: PromQLExtension | null = null;
@@ -32,8 +33,23 @@ function promqlExtension(): PromQLExtension {
   return promql;
 }
 
+// PromQL colours from CSS variables (style.css), so the light and dark themes both read well.
+const highlight = HighlightStyle.define([
+  { tag: tags.function(tags.variableName), color: 'var(--hl-function)' },
+  { tag: [tags.operatorKeyword, tags.modifier, tags.logicOperator], color: 'var(--hl-keyword)', fontWeight: '600' },
+  { tag: tags.labelName, color: 'var(--hl-label)' },
+  { tag: tags.string, color: 'var(--hl-string)' },
+  { tag: tags.number, color: 'var(--hl-number)' },
+  { tag: tags.comment, color: 'var(--muted)', fontStyle: 'italic' },
+  { tag: tags.invalid, color: 'var(--red)' },
+]);
+
 const theme = EditorView.theme({
-  '&': { fontSize: '13px', background: '#fff', border: '1px solid #c5cad3', borderRadius: '4px' },
+  '&': { fontSize: '13px', color: 'var(--fg)', background: 'var(--card)', border: '1px solid var(--input-line)', borderRadius: '4px' },
+  '.cm-cursor': { borderLeftColor: 'var(--fg)' },
+  '&.cm-focused .cm-selectionBackground, .cm-selectionBackground': { background: 'var(--accent-bg) !important' },
+  '.cm-tooltip': { background: 'var(--card)', color: 'var(--fg)', border: '1px solid var(--input-line)' },
+  '.cm-tooltip-autocomplete > ul > li[aria-selected]': { background: 'var(--accent)', color: '#fff' },
   '&.cm-focused': { outline: '2px solid #7aa7e6', outlineOffset: '-1px' },
   '.cm-content': { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace', padding: '6px 0' },
   '.cm-line': { padding: '0 8px' },
@@ -84,7 +100,7 @@ export function PromQLEditor(props: {
           closeBrackets(),
           bracketMatching(),
           autocompletion({ activateOnTyping: true }),
-          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          syntaxHighlighting(highlight),
           EditorView.lineWrapping,
           cmPlaceholder(props.placeholder ?? 'Expression (press Enter to run, Shift+Enter for a new line)'),
           // Completion takes Enter first when its list is open; otherwise Enter runs the query.

@@ -81,6 +81,9 @@ export function TimeSeriesGraph(props: {
     plotKey.current = key;
 
     const fmt = (v: number) => formatValue(v, unit, decimals);
+    const css = getComputedStyle(document.documentElement);
+    const axis = css.getPropertyValue('--axis').trim() || '#555';
+    const grid = css.getPropertyValue('--grid').trim() || '#eceef1';
     const tooltip = document.createElement('div');
     tooltip.className = 'u-tooltip';
     tooltip.style.display = 'none';
@@ -118,11 +121,11 @@ export function TimeSeriesGraph(props: {
       ],
       axes: [
         // Time labels ("10:30am") need ~60px; the default spacing crowds them on narrow graphs.
-        { stroke: '#555', grid: { stroke: '#eceef1' }, ticks: { stroke: '#eceef1' }, space: 70 },
+        { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid }, space: 70 },
         {
-          stroke: '#555',
-          grid: { stroke: '#eceef1' },
-          ticks: { stroke: '#eceef1' },
+          stroke: axis,
+          grid: { stroke: grid },
+          ticks: { stroke: grid },
           values: (_u, splits) => splits.map(fmt),
           size: (u, values) => {
             if (!values) return 50;

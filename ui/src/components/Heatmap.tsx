@@ -48,7 +48,7 @@ export function Heatmap({ data, height = 240, unit }: { data: HeatmapData; heigh
         g.fillRect(labelW + i * cw, y, Math.ceil(cw), Math.ceil(ch));
       }
     }
-    g.fillStyle = '#555';
+    g.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--axis').trim() || '#555';
     g.font = '11px system-ui, sans-serif';
     g.textBaseline = 'middle';
     const every = Math.max(1, Math.ceil(buckets.length / Math.max(1, Math.floor(plotH / 14))));

@@ -13,16 +13,16 @@ import { Heatmap } from './Heatmap';
 
 /** Grafana's named colours, as a dashboard's thresholds use them. */
 const NAMED: Record<string, string> = {
-  green: '#37872d', 'dark-green': '#19730e', 'semi-dark-green': '#37872d', 'light-green': '#73bf69',
-  red: '#d44a3a', 'dark-red': '#ad0317', 'semi-dark-red': '#c4162a', 'light-red': '#ff7383',
+  green: 'var(--th-green)', 'dark-green': '#19730e', 'semi-dark-green': '#37872d', 'light-green': '#73bf69',
+  red: 'var(--th-red)', 'dark-red': '#ad0317', 'semi-dark-red': '#c4162a', 'light-red': '#ff7383',
   orange: '#ff780a', 'dark-orange': '#e55400', 'light-orange': '#ffb357',
   yellow: '#e0b400', 'dark-yellow': '#cc9d00', 'light-yellow': '#ffee52',
   blue: '#3274d9', 'dark-blue': '#1f60c4', 'light-blue': '#8ab8ff',
   purple: '#a352cc', 'dark-purple': '#8f3bb8', 'light-purple': '#ca95e5',
-  text: '#1d2330', transparent: 'transparent',
+  text: 'var(--fg)', transparent: 'transparent',
 };
 
-export function cssColor(c: string | null | undefined, fallback = '#1d2330'): string {
+export function cssColor(c: string | null | undefined, fallback = 'var(--fg)'): string {
   if (!c) return fallback;
   return NAMED[c] ?? c;
 }
@@ -183,7 +183,7 @@ function PanelContent({ panel, result, width, height }: { panel: Panel; result: 
       <div class="stat-grid">
         {shown.map((r, i) => (
           <div class="stat" style={{ width: `${Math.floor(100 / cols) - 2}%` }}>
-            <div class="stat-value" style={{ color: cssColor(thresholdColor(r.value, panel.thresholds), '#1d2330'), fontSize: `${size}px` }}>
+            <div class="stat-value" style={{ color: cssColor(thresholdColor(r.value, panel.thresholds)), fontSize: `${size}px` }}>
               {texts[i]}
             </div>
             {shown.length > 1 && <div class="stat-name" title={r.name}>{r.name}</div>}
