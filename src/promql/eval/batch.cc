@@ -225,7 +225,7 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
     return absl::OkStatus();
   };
 
-  // The series are read in rounds: the calling thread takes up to kRound series from the
+  // The series are read in rounds: the calling thread takes up to round_size series from the
   // set (their labels, group and sample iterator), the pieces are decoded and their
   // windows computed in parallel, each into its own slots, and the calling thread then
   // folds them into the result in series order, so the result does not depend on the
@@ -259,15 +259,16 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
     bool any = false;
     absl::Status err;
   };
-  constexpr size_t kRound = 512;
-  std::vector<Piece> pieces(kRound);
-  std::vector<double> vals(kRound * n);
-  std::vector<uint8_t> has(kRound * n);
+  // Up to 512 series a round, fewer for long ranges: a round's values stay within ~4 MiB.
+  const size_t round_size = std::clamp<size_t>((size_t{4} << 20) / (n * 9), 16, 512);
+  std::vector<Piece> pieces(round_size);
+  std::vector<double> vals(round_size * n);
+  std::vector<uint8_t> has(round_size * n);
   bool more = true;
   while (more) {
     RETURN_IF_ERROR(CheckLimits());
     size_t m = 0;
-    for (; m < kRound && (more = ss->Next()); ++m) {
+    for (; m < round_size && (more = ss->Next()); ++m) {
       const storage::Series& s = ss->At();
       const model::Labels& raw = s.labels();
       Piece& p = pieces[m];
