@@ -417,8 +417,6 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   }
   m_->metrics_->scrapes.fetch_add(1);
   if (m_->metrics_->scrapes_counter) m_->metrics_->scrapes_counter->Inc();
-  const double duration =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t->start_steady).count();
   ++t->iter;
   absl::Status err;
   long code = 0;
@@ -458,6 +456,10 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   // Series stored by the previous scrape and not by this one (all of them when this one
   // failed) end with a staleness marker.
   AppendStale(t, &w, t->start_ms, /*all=*/false);
+  // As in Prometheus, the duration covers the request, parsing and appending (not the
+  // commit), so it shows a scrape slowed by a large body as well as by a slow target.
+  const double duration =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t->start_steady).count();
   WriteReport(t, &w, t->start_ms, err.ok(), duration, scraped, post, added);
   ingest::WriteResult res = w.Finish();
   if (res.http_status >= 500) {
