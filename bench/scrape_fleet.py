@@ -40,8 +40,9 @@ comparison):
 
   # add --search-prometheus to search Prometheus's largest N too (the same budget again).
 
-Each trial takes about (warmup + intervals) * interval + 15 s plus start and stop: 105-120 s
-with the defaults (15 s interval, 2 warm-up and 4 measured intervals), longer at large N
+Each trial takes about (warmup + intervals + 1) * interval + 15 s plus start and stop:
+120-135 s with the defaults (15 s interval, 2 warm-up and 4 measured intervals, one to let
+the window's last scrapes land), longer at large N
 (creating and then ending 800 series per target); the search charges a trial
 (1 + N/4000) times that against its budget. The whole command above takes about 40 min:
 the 30 min search budget, then three comparison trials. Each trial's JSON line is printed
@@ -239,6 +240,20 @@ def api(url, path, **params):
     return body["data"]
 
 
+def self_counters(url):
+    """Vigil's own scrape counters from its /metrics (0 when absent, e.g. Prometheus)."""
+    out = {"vigil_scrape_scrapes_total": 0.0, "vigil_scrape_missed_total": 0.0}
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=60) as r:
+            for line in r.read().decode().splitlines():
+                name, _, value = line.partition(" ")
+                if name in out:
+                    out[name] = float(value)
+    except OSError:
+        pass
+    return out
+
+
 def percentile(sorted_vals, p):
     if not sorted_vals:
         return None
@@ -326,6 +341,7 @@ def run_trial(kind, binary, n, args, workdir):
 
         why = wait_until(time.time() + args.warmup * args.interval)
         if why is None:
+            s0 = self_counters(url) if kind == "vigil" else {}
             c0, _ = proc_stat(proc.pid)
             f0, _ = proc_stat(fleet.proc.pid)
             t0 = time.time()
@@ -336,27 +352,26 @@ def run_trial(kind, binary, n, args, workdir):
         c1, rss = proc_stat(proc.pid)
         f1, _ = proc_stat(fleet.proc.pid)
         t1 = time.time()
-        # Samples are stamped at the scrape's start, so the last slot of the window may
-        # still be in flight; measure up to a few seconds ago.
-        time.sleep(2)
-        stats = analyse(url, n, t0, t1 - 2, args.interval)
+        s1 = self_counters(url) if kind == "vigil" else {}
+        # Samples are stamped at the scrape's start (Vigil: the slot's time), so the last
+        # slots of the window may still be in flight or waiting for the loop: give them one
+        # more interval (a scrape that takes longer has missed its next slot anyway).
+        time.sleep(args.interval)
+        stats = analyse(url, n, t0, t1, args.interval)
         window = t1 - t0
         result.update(stats)
         result.update({
             "window_s": round(window, 1),
-            "expected_scrapes": int(n * (window - 2) / args.interval),
+            "expected_scrapes": int(n * window / args.interval),
             "cpu_s": round(c1 - c0, 2),
             "cpu_s_per_1000_scrapes": round((c1 - c0) / max(stats["scrapes"], 1) * 1000, 3),
             "cpu_cores": round((c1 - c0) / window, 3),
             "fleet_cpu_cores": round((f1 - f0) / window, 3),
             "rss_mib": round(rss / (1 << 20)),
         })
-        if kind == "vigil":
-            try:
-                m = api(url, "/api/v1/query", query="vigil_scrape_missed_total")["result"]
-                result["vigil_scrape_missed_total"] = float(m[0]["value"][1]) if m else 0
-            except (OSError, RuntimeError):
-                pass
+        # Vigil's own count of the window's completed and skipped scrapes, a cross-check.
+        for k in s1:
+            result[k.replace("_total", "_in_window")] = int(s1[k] - s0.get(k, 0))
         result["keeps_up"] = stats["missed"] == 0 and stats["failed"] == 0
         if result["fleet_cpu_cores"] > 0.85:
             result["warning"] = "the fleet used most of a core: the fleet may be the limit"
@@ -378,7 +393,7 @@ def run_trial(kind, binary, n, args, workdir):
 
 
 def trial_seconds(args):
-    return (args.warmup + args.intervals) * args.interval + 15
+    return (args.warmup + args.intervals + 1) * args.interval + 15
 
 
 def search(kind, binary, args, workdir, emit):
