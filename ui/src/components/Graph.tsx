@@ -127,7 +127,7 @@ export function TimeSeriesGraph(props: {
           grid: { stroke: grid },
           ticks: { stroke: grid },
           values: (_u, splits) => splits.map(fmt),
-          size: (u, values) => {
+          size: (_u, values) => {
             if (!values) return 50;
             const longest = values.reduce((m, v) => Math.max(m, String(v).length), 0);
             return Math.max(40, longest * 7 + 16);
