@@ -314,6 +314,11 @@ scrape_configs:
     await item.waitFor();
     assert.match(await item.innerText(), /silenced by the browser test/);
     await shot('silences');
+    // The Alerts page shows the alert as silenced (the notifier's /api/v2/alerts).
+    await page.goto(`${base}/ui/alerts`);
+    await page.getByTestId('alert').filter({ hasText: 'E2EAlwaysFiring' }).locator('text=silenced').waitFor();
+    await shot('alerts-silenced');
+    await page.goto(`${base}/ui/silences`);
     await item.getByRole('button', { name: 'Expire' }).click();
     await page.getByTestId('silence').filter({ hasText: 'E2EAlwaysFiring' }).waitFor({ state: 'detached' });
     await page.getByRole('button', { name: /^Expired/ }).click();

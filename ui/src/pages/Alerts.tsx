@@ -1,7 +1,7 @@
 // Alerts: firing and pending alerts from /api/v1/alerts with labels, annotations, since
 // when and value; a link silences an alert with its labels prefilled.
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorText } from '../api';
+import { api, apiPlain, errorText } from '../api';
 import { ago, absTime, Empty, ErrorBox, LabelChips, Link, Loading, StateBadge } from '../components/common';
 import { useInterval } from '../components/TimeRangePicker';
 
@@ -30,8 +30,32 @@ export function useApi<T>(path: string, every = '15s') {
   return { data, error, reload: load };
 }
 
+interface NotifierAlert {
+  labels: Record<string, string>;
+  status: { state: string; silencedBy: string[]; inhibitedBy: string[] };
+}
+
+function labelsKey(l: Record<string, string>): string {
+  return JSON.stringify(Object.keys(l).sort().map((k) => [k, l[k]]));
+}
+
+/** The notifier's view (/api/v2/alerts): which alerts silences or inhibitions suppress. */
+function useSuppressed(): Map<string, NotifierAlert['status']> {
+  const [m, setM] = useState(new Map<string, NotifierAlert['status']>());
+  const load = () =>
+    apiPlain<NotifierAlert[]>('/api/v2/alerts')
+      .then((list) => setM(new Map((list ?? []).map((a) => [labelsKey(a.labels), a.status]))))
+      .catch(() => setM(new Map())); // no notifier: nothing is known to be suppressed
+  useEffect(() => {
+    load();
+  }, []);
+  useInterval('15s', load);
+  return m;
+}
+
 export function Alerts() {
   const { data, error } = useApi<{ alerts: Alert[] }>('/api/v1/alerts');
+  const suppressed = useSuppressed();
   const [show, setShow] = useState<'all' | 'firing' | 'pending'>('all');
   const alerts = data?.alerts ?? [];
   const firing = alerts.filter((a) => a.state === 'firing');
@@ -62,6 +86,12 @@ export function Alerts() {
               <div class="alert-head">
                 <StateBadge state={a.state} />
                 <strong class="alert-name">{alertname ?? '(no alertname)'}</strong>
+                {(() => {
+                  const st = suppressed.get(labelsKey(a.labels));
+                  if (st?.silencedBy?.length) return <Link href="/ui/silences" class="badge badge-expired" title={`silenced by ${st.silencedBy.join(', ')}`}>silenced</Link>;
+                  if (st?.inhibitedBy?.length) return <span class="badge badge-expired" title={`inhibited by ${st.inhibitedBy.join(', ')}`}>inhibited</span>;
+                  return null;
+                })()}
                 <span class="muted" title={absTime(a.activeAt)}>active since {ago(a.activeAt)}</span>
                 {a.value !== undefined && <span class="muted">value {a.value}</span>}
                 <span class="spacer" />
