@@ -201,6 +201,11 @@ scrape_configs:
     await page.locator('.legend li').first().click();
     await page.locator('.legend li.off').waitFor();
     await shot('explore-graph');
+    // Stacked mode keeps the series and puts the mode in the URL.
+    await page.getByLabel('Graph mode').selectOption('stacked');
+    await page.waitForURL(/mode=stacked/);
+    await page.locator('.graph-plot[data-series="3"] canvas').waitFor();
+    await shot('explore-stacked');
   });
 
   test('explore: completion offers metric names from the server', async () => {

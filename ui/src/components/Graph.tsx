@@ -105,7 +105,8 @@ export function TimeSeriesGraph(props: {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true } },
+      // Stacked areas start at zero; lines keep uPlot's automatic range.
+      scales: stacked ? { x: { time: true }, y: { range: (_u, min, max) => uPlot.rangeNum(Math.min(0, min), max, 0.1, true) } } : { x: { time: true } },
       bands,
       series: [
         {},
