@@ -250,15 +250,25 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
   for (const SeriesView& s : view.series) {
     const uint32_t nsamples = s.samples_end - s.samples_begin;
     if (nsamples == 0) continue;
-    FillLabels(view, s, &labels);
 
+    // A series seen before goes by its cached ref and never has its labels copied out of
+    // the request; they are built only when storage does not know the ref any more, or for
+    // an error message.
     const bool cacheable = cache_ && (s.labels_hash_lo | s.labels_hash_hi) != 0;
     const RefCache::Key key{s.labels_hash_lo ^ tenant_hash, s.labels_hash_hi};
     storage::SeriesRef ref = cacheable ? cache_->Get(key) : 0;
+    bool have_labels = false;
+    auto need_labels = [&]() -> const model::Labels* {
+      if (!have_labels) {
+        FillLabels(view, s, &labels);
+        have_labels = true;
+      }
+      return &labels;
+    };
     if (ref == 0) {
       // Only series not seen before need validating: a cached ref implies these exact
       // label bytes passed validation earlier.
-      if (auto st = ValidateLabels(labels); !st.ok()) {
+      if (auto st = ValidateLabels(*need_labels()); !st.ok()) {
         refuse(kReasonInvalidLabels, nsamples, nullptr, Msg(st));
         continue;
       }
@@ -267,11 +277,16 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
     for (uint32_t i = s.samples_begin; i < s.samples_end; ++i) {
       const model::Sample& smp = view.samples[i];
       if (smp.t > max_t) {
-        refuse(kReasonTooFarInFuture, 1, &labels,
+        refuse(kReasonTooFarInFuture, 1, need_labels(),
                fmt::format("timestamp {} is too far in the future", smp.t));
         continue;
       }
-      absl::StatusOr<storage::SeriesRef> got = app->Append(ref, labels, smp.t, smp.v);
+      absl::StatusOr<storage::SeriesRef> got = storage::SeriesRef{0};
+      if (ref != 0) got = app->AppendRef(ref, smp.t, smp.v);
+      if (got.ok() && *got == 0) {
+        // Unknown to storage (first sight, or the series was dropped): go by the labels.
+        got = app->Append(0, *need_labels(), smp.t, smp.v);
+      }
       if (!got.ok()) {
         storage::Reject why = storage::RejectOf(got.status());
         if (why == storage::Reject::kNone) {
@@ -283,7 +298,7 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
                   result.series};
         }
         if (why == storage::Reject::kSeriesLimit && cacheable) cache_->Erase(key);
-        refuse(storage::RejectName(why), 1, &labels, Msg(got.status()));
+        refuse(storage::RejectName(why), 1, need_labels(), Msg(got.status()));
         continue;
       }
       if (*got != ref) {

@@ -73,6 +73,15 @@ class Reader {
     // Tags are 32-bit varints of at most 5 bytes; as in libprotobuf, bits past 32 in the
     // fifth byte are dropped rather than refused.
     const char* at = p_;
+    if (p_ < end_ && static_cast<uint8_t>(*p_) < 0x80) {
+      // Fast path: every field of this schema has a one-byte tag.
+      const uint8_t b = static_cast<uint8_t>(*p_++);
+      *field = b >> 3;
+      *wire_type = b & 7;
+      if (*field == 0) return FailAt(at, "field number 0");
+      if (*wire_type > kFixed32) return FailAt(at, fmt::format("invalid wire type {}", *wire_type));
+      return true;
+    }
     uint32_t tag = 0;
     for (int i = 0;; ++i) {
       if (i == 5) return FailAt(at, "tag longer than 5 bytes");
@@ -90,6 +99,10 @@ class Reader {
 
   // A length prefix: like libprotobuf, at most 5 bytes and below 2^31.
   bool ReadLength(uint64_t* n) {
+    if (p_ < end_ && static_cast<uint8_t>(*p_) < 0x80) {
+      *n = static_cast<uint8_t>(*p_++);
+      return true;
+    }
     const char* at = p_;
     uint64_t v = 0;
     for (int i = 0;; ++i) {
@@ -188,6 +201,21 @@ class Reader {
   DecodeError* err_;
 };
 
+// The bytes of a Label as every sender writes it: name (field 1) then value (field 2), each
+// with a one-byte tag and length. Returns false if `m` is not exactly that.
+inline bool DecodeCanonicalLabel(std::string_view m, LabelView* out) {
+  const auto* b = reinterpret_cast<const uint8_t*>(m.data());
+  const size_t n = m.size();
+  if (n < 4 || b[0] != 0x0a || b[1] >= 0x80) return false;
+  const size_t name_len = b[1];
+  if (2 + name_len + 2 > n || b[2 + name_len] != 0x12) return false;
+  const size_t value_len = b[3 + name_len];
+  if (value_len >= 0x80 || 4 + name_len + value_len != n) return false;
+  out->name = m.substr(2, name_len);
+  out->value = m.substr(4 + name_len, value_len);
+  return true;
+}
+
 bool DecodeLabel(Reader r, LabelView* out) {
   while (!r.done()) {
     uint32_t field = 0, wt = 0;
@@ -200,6 +228,41 @@ bool DecodeLabel(Reader r, LabelView* out) {
       return false;
     }
   }
+  return true;
+}
+
+// A Sample as senders write it: value (field 1, fixed64) then timestamp (field 2, varint
+// ending exactly at the end), either one left out when it is zero as proto3 does. Returns
+// false if `m` is not exactly that; the general decoder then takes over.
+inline bool DecodeCanonicalSample(std::string_view m, model::Sample* out) {
+  const auto* b = reinterpret_cast<const uint8_t*>(m.data());
+  const size_t n = m.size();
+  size_t i = 0;
+  uint64_t bits = 0;
+  if (n >= 9 && b[0] == 0x09) {
+    std::memcpy(&bits, b + 1, 8);
+    if constexpr (std::endian::native == std::endian::big) bits = __builtin_bswap64(bits);
+    i = 9;
+  }
+  uint64_t t = 0;
+  if (i < n) {
+    if (b[i] != 0x10 || n - i > 11 || n - i < 2) return false;
+    ++i;
+    for (int shift = 0; i < n; ++i, shift += 7) {
+      const uint64_t c = b[i];
+      if (i + 1 == n) {
+        // The last byte: no continuation, and nothing past 64 bits (libprotobuf drops the
+        // high bits of a 10th byte; such inputs go to the general path).
+        if (c >= 0x80 || (shift == 63 && c > 1)) return false;
+        t |= c << shift;
+      } else {
+        if (c < 0x80) return false;
+        t |= (c & 0x7f) << shift;
+      }
+    }
+  }
+  out->v = std::bit_cast<double>(bits);
+  out->t = static_cast<int64_t>(t);
   return true;
 }
 
@@ -272,7 +335,7 @@ bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
       std::string_view payload;
       if (!r.ReadBytes(&payload)) return false;
       LabelView l;
-      if (!DecodeLabel(r.Sub(payload), &l)) {
+      if (!DecodeCanonicalLabel(payload, &l) && !DecodeLabel(r.Sub(payload), &l)) {
         return r.Inside("labels", out->labels.size() - sv.labels_begin);
       }
       out->labels.push_back(l);
@@ -286,7 +349,9 @@ bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
       std::string_view payload;
       if (!r.ReadBytes(&payload)) return false;
       model::Sample smp{0, 0};
-      if (!DecodeSample(r.Sub(payload), &smp)) return r.Inside("samples", nsamples);
+      if (!DecodeCanonicalSample(payload, &smp) && !DecodeSample(r.Sub(payload), &smp)) {
+        return r.Inside("samples", nsamples);
+      }
       out->samples.push_back(smp);
       ++nsamples;
     } else if (field == 3 && wt == kLen) {

@@ -57,7 +57,18 @@ class FakeDb : public storage::Appendable {
       }
       last = t;
       pending_.push_back({tenant_, labels, {t, v}});
+      db_->labels_of[it->second] = {tenant_, labels};
       return it->second;
+    }
+    // By ref, as the head does it: the labels are the ones the ref was handed out for.
+    absl::StatusOr<storage::SeriesRef> AppendRef(storage::SeriesRef ref, int64_t t,
+                                                 double v) override {
+      auto it = db_->labels_of.find(ref);
+      if (it == db_->labels_of.end() || it->second.first != tenant_ || db_->forget_refs) {
+        return storage::SeriesRef{0};
+      }
+      model::Labels labels = it->second.second;
+      return Append(ref, labels, t, v);
     }
     absl::Status Commit() override {
       if (db_->fail_commit) return absl::DataLossError("wal write failed");
@@ -80,6 +91,8 @@ class FakeDb : public storage::Appendable {
   std::vector<Stored> stored;
   std::map<std::string, storage::SeriesRef> refs;
   std::map<storage::SeriesRef, int64_t> last_t;
+  std::map<storage::SeriesRef, std::pair<std::string, model::Labels>> labels_of;
+  bool forget_refs = false;  // AppendRef answers 0, as after garbage collection
   int max_series = 0;
   int appends = 0;
   int appends_with_ref = 0;
@@ -160,6 +173,18 @@ TEST_F(RemoteWriteTest, ReusesSeriesRefsAcrossRequests) {
   ASSERT_EQ(ing.Write("other", body2).http_status, 204);
   EXPECT_EQ(db_.appends_with_ref, 1);
   EXPECT_EQ(db_.refs.size(), 2u);
+}
+
+TEST_F(RemoteWriteTest, FallsBackToLabelsWhenStorageForgotTheRef) {
+  auto ing = MakeIngester();
+  ASSERT_EQ(ing.Write("default", Body({{{{"__name__", "up"}, {"job", "a"}}, {{1, 1}}}})).http_status,
+            204);
+  db_.forget_refs = true;  // as if the series had been garbage-collected
+  WriteResult r = ing.Write("default", Body({{{{"__name__", "up"}, {"job", "a"}}, {{2, 5}}}}));
+  EXPECT_EQ(r.http_status, 204) << r.message;
+  ASSERT_EQ(db_.stored.size(), 2u);
+  EXPECT_EQ(db_.stored[1].labels, (model::Labels{{"__name__", "up"}, {"job", "a"}}));
+  EXPECT_EQ(db_.stored[1].sample.v, 5);
 }
 
 TEST_F(RemoteWriteTest, RefusesBadSeriesWith400AndStoresTheRest) {

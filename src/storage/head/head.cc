@@ -20,6 +20,39 @@ Head::Head(HeadOptions opts)
 
 Head::~Head() = default;
 
+Head::RefIndex::RefIndex() : blocks_(new std::atomic<std::atomic<MemSeries*>*>[kMaxBlocks]) {
+  for (uint64_t i = 0; i < kMaxBlocks; i++) blocks_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+Head::RefIndex::~RefIndex() {
+  for (uint64_t i = 0; i < kMaxBlocks; i++) delete[] blocks_[i].load(std::memory_order_relaxed);
+}
+
+void Head::RefIndex::Store(Ref ref, MemSeries* s) {
+  const uint64_t b = ref >> kBlockBits;
+  if (b >= kMaxBlocks) return;
+  std::atomic<MemSeries*>* blk = blocks_[b].load(std::memory_order_acquire);
+  if (blk == nullptr) {
+    std::lock_guard lock(mu_);
+    blk = blocks_[b].load(std::memory_order_acquire);
+    if (blk == nullptr) {
+      blk = new std::atomic<MemSeries*>[kBlockSize];
+      for (uint64_t i = 0; i < kBlockSize; i++) blk[i].store(nullptr, std::memory_order_relaxed);
+      blocks_[b].store(blk, std::memory_order_release);
+    }
+  }
+  blk[ref & kBlockMask].store(s, std::memory_order_release);
+}
+
+void Head::RefIndex::Clear(Ref ref, const MemSeries* s) {
+  const uint64_t b = ref >> kBlockBits;
+  if (b >= kMaxBlocks) return;
+  std::atomic<MemSeries*>* blk = blocks_[b].load(std::memory_order_acquire);
+  if (blk == nullptr) return;
+  MemSeries* expected = const_cast<MemSeries*>(s);
+  blk[ref & kBlockMask].compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+}
+
 bool Head::LabelsEqual(
     const MemSeries& s,
     std::span<const std::pair<std::string_view, std::string_view>> labels) const {
@@ -122,6 +155,7 @@ absl::StatusOr<MemSeries*> Head::GetOrCreate(
     std::lock_guard rlock(rs.mu);
     rs.by_ref.emplace(ref, std::move(owned));
   }
+  ref_index_.Store(ref, s);
   postings_.Add(ref, s->labels);
   num_series_.fetch_add(1, std::memory_order_relaxed);
   series_created_.fetch_add(1, std::memory_order_relaxed);
@@ -136,6 +170,20 @@ MemSeries* Head::PinByRef(Ref ref) const {
   if (it == rs.by_ref.end()) return nullptr;
   it->second->pending.fetch_add(1, std::memory_order_acq_rel);
   return it->second.get();
+}
+
+MemSeries* Head::PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
+                             int64_t* last_t) {
+  MemSeries* s = ref_index_.Load(ref);
+  if (s == nullptr) return nullptr;
+  std::lock_guard lock(SeriesLock(ref));
+  // Garbage collection clears the slot under this lock before it frees the series, so an
+  // unchanged slot means `s` is alive, and the pin keeps it so.
+  if (ref_index_.Load(ref) != s) return nullptr;
+  s->pending.fetch_add(1, std::memory_order_acq_rel);
+  *check = s->Check(t, v, opts_.out_of_order_window_ms, reject);
+  *last_t = s->last_t;
+  return s;
 }
 
 void Head::UpdateTimeBounds(int64_t t) {
@@ -309,6 +357,8 @@ int64_t Head::Truncate(int64_t t) {
     {
       std::lock_guard slock(SeriesLock(s->ref));
       if (!s->Empty() || s->pending.load() != 0) continue;
+      // From here on no appender can find it through the lock-free index (see RefIndex).
+      ref_index_.Clear(s->ref, s);
     }
     auto it = hs.by_hash.find(s->hash);
     VIGIL_CHECK(it != hs.by_hash.end());

@@ -173,6 +173,38 @@ class Head {
     absl::flat_hash_map<std::string, int64_t> by_metric;
   };
 
+  // Ref -> series without locks, for the append path (refs are dense, so this is a two-level
+  // array rather than a hash map, and a lookup costs two dependent loads instead of a
+  // stripe lock plus a hash probe). Slots are set when a series is created and cleared by
+  // garbage collection while it holds the series' lock, so a reader that loads a pointer
+  // and then, under the series lock, finds the slot unchanged knows the series is alive;
+  // it never dereferences a pointer it has not re-checked that way. Blocks of slots are
+  // allocated on demand and live as long as the Head. Refs past the capacity are simply
+  // not indexed (lookups return null and callers take the locked path).
+  class RefIndex {
+   public:
+    RefIndex();
+    ~RefIndex();
+    MemSeries* Load(Ref ref) const {
+      const uint64_t b = ref >> kBlockBits;
+      if (b >= kMaxBlocks) return nullptr;
+      const std::atomic<MemSeries*>* blk = blocks_[b].load(std::memory_order_acquire);
+      if (blk == nullptr) return nullptr;
+      return blk[ref & kBlockMask].load(std::memory_order_acquire);
+    }
+    void Store(Ref ref, MemSeries* s);
+    // Clears the slot of `ref` if it still holds `s`.
+    void Clear(Ref ref, const MemSeries* s);
+
+   private:
+    static constexpr int kBlockBits = 14;
+    static constexpr uint64_t kBlockSize = uint64_t{1} << kBlockBits;
+    static constexpr uint64_t kBlockMask = kBlockSize - 1;
+    static constexpr uint64_t kMaxBlocks = uint64_t{1} << 14;  // 268M refs
+    std::mutex mu_;  // serializes block allocation
+    std::unique_ptr<std::atomic<std::atomic<MemSeries*>*>[]> blocks_;
+  };
+
   std::mutex& SeriesLock(Ref ref) const { return series_locks_[ref & (kLockStripes - 1)]; }
   HashStripe& HashStripeFor(uint64_t hash) { return hash_stripes_[hash & (kStripes - 1)]; }
   RefStripe& RefStripeFor(Ref ref) const { return ref_stripes_[ref & (kStripes - 1)]; }
@@ -189,6 +221,11 @@ class Head {
       std::string_view tenant, bool check_limits, Ref forced_ref, bool pin, bool* created);
   // Looks up by ref and pins (pending++) the series; null if unknown.
   MemSeries* PinByRef(Ref ref) const;
+  // The append path's lookup: finds `ref` through the lock-free index and, under one
+  // acquisition of its series lock, pins it and classifies (t, v) against it (see
+  // MemSeries::Check). Null if the ref is not indexed or the series is gone.
+  MemSeries* PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
+                         int64_t* last_t);
   void Unpin(MemSeries* s) const { s->pending.fetch_sub(1, std::memory_order_acq_rel); }
 
   absl::Status CheckLimits(std::string_view tenant, std::string_view metric);
@@ -201,6 +238,7 @@ class Head {
   std::unique_ptr<HashStripe[]> hash_stripes_;
   std::unique_ptr<RefStripe[]> ref_stripes_;
   std::unique_ptr<std::mutex[]> series_locks_;
+  RefIndex ref_index_;
   std::atomic<Ref> next_ref_{1};
 
   std::mutex limits_mu_;

@@ -36,6 +36,7 @@ class HeadAppender final : public storage::Appender {
 
   absl::StatusOr<SeriesRef> Append(SeriesRef ref, const model::Labels& labels, int64_t t,
                                    double v) override;
+  absl::StatusOr<SeriesRef> AppendRef(SeriesRef ref, int64_t t, double v) override;
   absl::Status Commit() override;
   void Rollback() override;
 
@@ -50,6 +51,10 @@ class HeadAppender final : public storage::Appender {
     head_->CountReject(r);
     return RejectError(r, message);
   }
+  // The common end of Append and AppendRef for a pinned series `s` and the verdict of
+  // MemSeries::Check on (t, v): queues the sample or unpins and reports the refusal.
+  absl::StatusOr<SeriesRef> Finish(MemSeries* s, AppendCheck check, storage::Reject reject,
+                                   int64_t last_t, int64_t t, double v);
   // Validates `labels` and fills pairs_ with them plus the tenant label, sorted.
   absl::Status BuildPairs(const model::Labels& labels);
 
@@ -99,35 +104,36 @@ absl::Status HeadAppender::BuildPairs(const model::Labels& labels) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<SeriesRef> HeadAppender::AppendRef(SeriesRef ref, int64_t t, double v) {
+  if (ref == 0) return SeriesRef{0};
+  AppendCheck check;
+  storage::Reject reject = storage::Reject::kNone;
+  int64_t last_t;
+  MemSeries* s = head_->PinAndCheck(ref, t, v, &check, &reject, &last_t);
+  if (s == nullptr) return SeriesRef{0};
+  if (head_->symbols_.Get(s->tenant) != tenant_) {
+    // A ref from another tenant's appender: never let it cross tenants.
+    head_->Unpin(s);
+    return SeriesRef{0};
+  }
+  return Finish(s, check, reject, last_t, t, v);
+}
+
 absl::StatusOr<SeriesRef> HeadAppender::Append(SeriesRef ref, const model::Labels& labels,
                                                int64_t t, double v) {
-  MemSeries* s = nullptr;
   if (ref != 0) {
-    s = head_->PinByRef(ref);
-    if (s != nullptr && head_->symbols_.Get(s->tenant) != tenant_) {
-      // A ref from another tenant's appender: never let it cross tenants.
-      head_->Unpin(s);
-      s = nullptr;
-    }
+    ASSIGN_OR_RETURN(SeriesRef got, AppendRef(ref, t, v));
+    if (got != 0) return got;
   }
-  if (s == nullptr) {
-    RETURN_IF_ERROR(BuildPairs(labels));
-    bool created = false;
-    auto got = head_->GetOrCreate(pairs_, HashPairs(pairs_), tenant_, /*check_limits=*/true,
-                                  /*forced_ref=*/0, /*pin=*/true, &created);
-    if (!got.ok()) {
-      head_->CountReject(RejectOf(got.status()));
-      return got.status();
-    }
-    s = *got;
+  RETURN_IF_ERROR(BuildPairs(labels));
+  bool created = false;
+  auto got = head_->GetOrCreate(pairs_, HashPairs(pairs_), tenant_, /*check_limits=*/true,
+                                /*forced_ref=*/0, /*pin=*/true, &created);
+  if (!got.ok()) {
+    head_->CountReject(RejectOf(got.status()));
+    return got.status();
   }
-  if (t < head_->min_valid_time()) {
-    head_->Unpin(s);
-    return RejectSample(storage::Reject::kTooOld,
-                  fmt::format("sample too old: timestamp {} is before {}, which is already "
-                              "persisted, for series {}",
-                              t, head_->min_valid_time(), labels.ToString()));
-  }
+  MemSeries* s = *got;
   storage::Reject reject = storage::Reject::kNone;
   AppendCheck check;
   int64_t last_t;
@@ -136,17 +142,33 @@ absl::StatusOr<SeriesRef> HeadAppender::Append(SeriesRef ref, const model::Label
     check = s->Check(t, v, head_->opts_.out_of_order_window_ms, &reject);
     last_t = s->last_t;
   }
+  return Finish(s, check, reject, last_t, t, v);
+}
+
+absl::StatusOr<SeriesRef> HeadAppender::Finish(MemSeries* s, AppendCheck check,
+                                               storage::Reject reject, int64_t last_t, int64_t t,
+                                               double v) {
+  if (t < head_->min_valid_time()) {
+    std::string series = head_->LabelsOf(*s, /*strip_tenant=*/true).ToString();
+    head_->Unpin(s);
+    return RejectSample(storage::Reject::kTooOld,
+                        fmt::format("sample too old: timestamp {} is before {}, which is already "
+                                    "persisted, for series {}",
+                                    t, head_->min_valid_time(), series));
+  }
   switch (check) {
-    case AppendCheck::kReject:
+    case AppendCheck::kReject: {
+      std::string series = head_->LabelsOf(*s, /*strip_tenant=*/true).ToString();
       head_->Unpin(s);
       if (reject == storage::Reject::kDuplicate) {
-        return RejectSample(reject, fmt::format("duplicate sample for timestamp {} with a different "
-                                          "value for series {}",
-                                          t, labels.ToString()));
+        return RejectSample(reject, fmt::format("duplicate sample for timestamp {} with a "
+                                                "different value for series {}",
+                                                t, series));
       }
-      return RejectSample(reject, fmt::format("out of order sample: timestamp {} is older than the "
-                                        "newest sample {} of series {}",
-                                        t, last_t, labels.ToString()));
+      return RejectSample(reject, fmt::format("out of order sample: timestamp {} is older than "
+                                              "the newest sample {} of series {}",
+                                              t, last_t, series));
+    }
     case AppendCheck::kNoop:
       head_->Unpin(s);
       return s->ref;
