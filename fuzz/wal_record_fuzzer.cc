@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string rec, again;
   // Try the bytes as they are, and with each type byte forced, so every decoder sees
   // every input past its type check.
-  for (uint8_t type = 0; type <= 4; ++type) {
+  for (uint8_t type = 0; type <= 5; ++type) {
     rec.assign(in);
     if (type != 0) {
       if (rec.empty()) rec.push_back(0);

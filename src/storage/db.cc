@@ -110,6 +110,7 @@ absl::Status DBImpl::ReplayWal() {
         n_series += static_cast<int64_t>(series.size());
         break;
       case wal::RecordType::kSamples:
+      case wal::RecordType::kSamplesV2:
         st = wal::DecodeSamples(reader->record(), &samples);
         if (!st.ok()) break;
         unknown += head_->ReplaySamples(samples);

@@ -47,7 +47,8 @@ absl::Status CopyKept(Reader* reader, Writer* out, const std::function<bool(uint
         RETURN_IF_ERROR(out->Log(buf));
         break;
       }
-      case RecordType::kSamples: {
+      case RecordType::kSamples:
+      case RecordType::kSamplesV2: {
         RETURN_IF_ERROR(Annotate(DecodeSamples(rec, &samples), where()));
         kept_samples.clear();
         for (const RefSample& s : samples) {

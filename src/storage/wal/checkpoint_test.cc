@@ -39,6 +39,7 @@ Content ReplayAll(fs::FileSystem* fs) {
         c.series.insert(c.series.end(), series.begin(), series.end());
         break;
       case RecordType::kSamples:
+      case RecordType::kSamplesV2:
         EXPECT_TRUE(DecodeSamples((*r)->record(), &samples).ok());
         c.samples.insert(c.samples.end(), samples.begin(), samples.end());
         break;

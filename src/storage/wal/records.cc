@@ -1,6 +1,8 @@
 #include "storage/wal/records.h"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "base/encoding.h"
@@ -208,7 +210,7 @@ absl::Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out) 
 
 // Samples v1: type | count uvarint | if count > 0: base ref BE64 | base t BE64 |
 //             count x (ref - base zigzag varint | t - base zigzag varint | value BE64 bits)
-void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
+void EncodeSamplesV1(std::span<const RefSample> samples, std::string* out) {
   // Worst case per sample: two 10-byte varints and 8 value bytes.
   out->resize(1 + 10 + 16 + samples.size() * 28);
   char* p = out->data();
@@ -228,7 +230,140 @@ void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
   out->resize(static_cast<size_t>(p - out->data()));
 }
 
+namespace {
+
+constexpr double kPow10[kSampleMaxDecimalExp + 1] = {
+    1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+
+constexpr int kEncodeMaxDecimalExp = 12;
+
+// The value kind of `v` and its decimal integer. A decimal is used only when decoding
+// gives back the very same bits, so -0.0, NaNs and infinities always go raw.
+inline uint8_t ValueKind(double v, uint64_t bits, uint64_t prev_bits, int64_t* m) {
+  if (bits == prev_bits) return kSampleSame;
+  // Doubles of magnitude 2^63 or more (and NaN) fail these range checks.
+  if (!(v > -9.2e18 && v < 9.2e18)) return kSampleRaw;
+  int64_t n = static_cast<int64_t>(v);
+  if (std::bit_cast<uint64_t>(static_cast<double>(n)) == bits) {
+    *m = n;
+    return kSampleDecimal0;
+  }
+  // The encoder tries exponents up to 12 (enough for node_exporter-like data and cheap for
+  // values that are not decimals at all); the format allows up to kSampleMaxDecimalExp.
+  for (int e = 1; e <= kEncodeMaxDecimalExp; ++e) {
+    const double x = v * kPow10[e];
+    if (!(x > -9.2e18 && x < 9.2e18)) break;
+    // Any integer that decodes back to `bits` will do, so plain rounding is enough.
+    n = static_cast<int64_t>(x < 0 ? x - 0.5 : x + 0.5);
+    if (std::bit_cast<uint64_t>(static_cast<double>(n) / kPow10[e]) == bits) {
+      *m = n;
+      return static_cast<uint8_t>(kSampleDecimal0 + e);
+    }
+  }
+  return kSampleRaw;
+}
+
+}  // namespace
+
+// Samples v2: type | count uvarint | if count > 0: base ref uvarint | base t varint |
+//   count x (header uvarint | [ref delta uvarint] | [t delta varint] | value payload)
+// See docs/format/wal.md. Refs are coded against the previous ref + 1 and timestamps
+// against the previous timestamp, so a commit of consecutive series at one scrape time
+// costs one header byte plus the value per sample.
+void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
+  // Worst case per sample: a 10-byte header, a 10-byte escaped ref delta, a 10-byte time
+  // delta and 8 value bytes.
+  out->resize(1 + 10 + 20 + samples.size() * 38);
+  char* p = out->data();
+  *p++ = static_cast<char>(RecordType::kSamplesV2);
+  p = PutUvarint(p, samples.size());
+  if (!samples.empty()) {
+    uint64_t prev_ref = samples[0].ref - 1;
+    int64_t prev_t = samples[0].t;
+    uint64_t prev_bits = 0;
+    p = PutUvarint(p, samples[0].ref);
+    p = PutUvarint(p, ZigZagEncode(prev_t));
+    for (const RefSample& s : samples) {
+      const uint64_t ref_zz = ZigZagEncode(static_cast<int64_t>(s.ref - prev_ref - 1));
+      const uint64_t bits = std::bit_cast<uint64_t>(s.v);
+      int64_t m = 0;
+      const uint8_t kind = ValueKind(s.v, bits, prev_bits, &m);
+      uint64_t header = (std::min(ref_zz, kSampleRefEscape) << kSampleHeaderShift) | kind;
+      if (s.t != prev_t) header |= kSampleTimeFlag;
+      p = PutUvarint(p, header);
+      if (ref_zz >= kSampleRefEscape) p = PutUvarint(p, ref_zz);
+      if (s.t != prev_t) p = PutUvarint(p, ZigZagEncode(WrapSub(s.t, prev_t)));
+      if (kind == kSampleRaw) {
+        p = PutBE64(p, bits);
+      } else if (kind != kSampleSame) {
+        p = PutUvarint(p, ZigZagEncode(m));
+      }
+      prev_ref = s.ref;
+      prev_t = s.t;
+      prev_bits = bits;
+    }
+  }
+  out->resize(static_cast<size_t>(p - out->data()));
+}
+
+namespace {
+
+absl::Status DecodeSamplesV2(std::string_view record, std::vector<RefSample>* out) {
+  FastReader r(record.substr(1));
+  const uint64_t count = r.Uvarint();
+  out->clear();
+  if (r.ok() && count > 0) {
+    uint64_t prev_ref = r.Uvarint() - 1;
+    int64_t prev_t = ZigZagDecode(r.Uvarint());
+    uint64_t prev_bits = 0;
+    if (!r.ok()) {
+      return absl::DataLossError(fmt::format("decode samples record: base: {}", r.err()));
+    }
+    // Smallest entry: a 1-byte header.
+    if (absl::Status s = CheckCount(count, r.remaining(), 1, "samples"); !s.ok()) return s;
+    out->resize(count);
+    RefSample* o = out->data();
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t header = r.Uvarint();
+      const uint8_t kind = static_cast<uint8_t>(header & ((1u << kSampleKindBits) - 1));
+      uint64_t ref_zz = header >> kSampleHeaderShift;
+      if (ref_zz == kSampleRefEscape) ref_zz = r.Uvarint();
+      prev_ref = prev_ref + 1 + static_cast<uint64_t>(ZigZagDecode(ref_zz));
+      if (header & kSampleTimeFlag) prev_t = WrapAdd(prev_t, ZigZagDecode(r.Uvarint()));
+      if (kind == kSampleRaw) {
+        prev_bits = r.BE64();
+      } else if (kind != kSampleSame) {
+        if (kind > kSampleRaw) {
+          return absl::DataLossError(fmt::format(
+              "decode samples record: sample {} of {}: unknown value kind {} at record offset {}",
+              i + 1, count, static_cast<int>(kind), r.offset()));
+        }
+        const int64_t m = ZigZagDecode(r.Uvarint());
+        prev_bits = std::bit_cast<uint64_t>(static_cast<double>(m) /
+                                            kPow10[kind - kSampleDecimal0]);
+      }
+      if (!r.ok()) {
+        return absl::DataLossError(fmt::format("decode samples record: sample {} of {}: {}",
+                                               i + 1, count, r.err()));
+      }
+      o[i].ref = prev_ref;
+      o[i].t = prev_t;
+      o[i].v = std::bit_cast<double>(prev_bits);
+    }
+  }
+  if (!r.ok()) return absl::DataLossError(fmt::format("decode samples record: count: {}", r.err()));
+  if (r.remaining() != 0) {
+    return absl::DataLossError(fmt::format(
+        "decode samples record: {} trailing bytes after {} samples", r.remaining(), count));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status DecodeSamples(std::string_view record, std::vector<RefSample>* out) {
+  if (GetRecordType(record) == RecordType::kSamplesV2) return DecodeSamplesV2(record, out);
   if (absl::Status s = CheckType(record, RecordType::kSamples, "samples"); !s.ok()) return s;
   FastReader r(record.substr(1));
   uint64_t count = r.Uvarint();

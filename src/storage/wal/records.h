@@ -59,13 +59,17 @@ struct RefExemplar {
 RecordType GetRecordType(std::string_view record);
 
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
+// Writes a samples v2 record (compact values: see docs/format/wal.md).
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
+// Writes the older samples v1 record (raw values), for tests of logs written before v2.
+void EncodeSamplesV1(std::span<const RefSample> samples, std::string* out);
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out);
 void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out);
 
 // Decoders replace the contents of `out`, reusing its capacity (and, for series, the
 // capacity of the label strings already in it). On error `out` holds unspecified values.
 absl::Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out);
+// Reads samples v1 and v2 records.
 absl::Status DecodeSamples(std::string_view record, std::vector<RefSample>* out);
 absl::Status DecodeTombstones(std::string_view record, std::vector<RefTombstone>* out);
 absl::Status DecodeExemplars(std::string_view record, std::vector<RefExemplar>* out);

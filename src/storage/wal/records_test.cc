@@ -1,6 +1,7 @@
 #include "storage/wal/records.h"
 
 #include <bit>
+#include <cmath>
 #include <limits>
 #include <random>
 
@@ -28,14 +29,75 @@ TEST(WalRecords, SamplesRoundTripAdversarialValuesBitForBit) {
       {3, kMin, std::numeric_limits<double>::infinity()},
       {2, 1700000000000, -std::numeric_limits<double>::infinity()},
       {2, 1700000000001, std::numeric_limits<double>::denorm_min()},
+      // Values near the edges of the decimal kinds of v2.
+      {4, 0, 9.2e18},
+      {5, 0, -9.2e18},
+      {6, 0, 9223372036854775807.0},
+      {7, 0, -9223372036854775808.0},
+      {8, 0, 0.1},
+      {9, 0, -0.000000001},
+      {10, 0, 1e-300},
+      {11, 0, 123456789.123},
+      {12, 0, 0.1 + 0.2},
+      {13, 0, 0.1 + 0.2},
+      {13, 0, -0.0},
+      {13, 0, 0.0},
+      {13, 0, 4503599627370497.0},
+      {13, 0, std::numeric_limits<double>::max()},
+      {13, 0, std::numeric_limits<double>::lowest()},
   };
-  std::string rec;
-  EncodeSamples(in, &rec);
-  EXPECT_EQ(GetRecordType(rec), RecordType::kSamples);
+  for (bool v1 : {false, true}) {
+    std::string rec;
+    if (v1) {
+      EncodeSamplesV1(in, &rec);
+      EXPECT_EQ(GetRecordType(rec), RecordType::kSamples);
+    } else {
+      EncodeSamples(in, &rec);
+      EXPECT_EQ(GetRecordType(rec), RecordType::kSamplesV2);
+    }
+    std::vector<RefSample> out;
+    ASSERT_TRUE(DecodeSamples(rec, &out).ok()) << v1;
+    ASSERT_EQ(out, in) << v1;
+    EXPECT_EQ(std::bit_cast<uint64_t>(out[2].v), model::kStaleNaNBits);
+  }
+}
+
+// A samples v1 record as written before v2 existed (refs 5 and 6, t 1000 and 1015, values
+// 1.5 and NaN): logs written then must stay readable.
+TEST(WalRecords, SamplesV1GoldenRecordStaysReadable) {
+  const std::string rec(
+      "\x02\x02"
+      "\x00\x00\x00\x00\x00\x00\x00\x05"
+      "\x00\x00\x00\x00\x00\x00\x03\xe8"
+      "\x00\x00\x3f\xf8\x00\x00\x00\x00\x00\x00"
+      "\x02\x1e\x7f\xf0\x00\x00\x00\x00\x00\x02",
+      38);
   std::vector<RefSample> out;
   ASSERT_TRUE(DecodeSamples(rec, &out).ok());
-  ASSERT_EQ(out, in);
-  EXPECT_EQ(std::bit_cast<uint64_t>(out[2].v), model::kStaleNaNBits);
+  ASSERT_EQ(out, (std::vector<RefSample>{{5, 1000, 1.5}, {6, 1015, Bits(model::kStaleNaNBits)}}));
+  std::string again;
+  EncodeSamplesV1(out, &again);
+  EXPECT_EQ(again, rec);
+}
+
+// A samples v2 record written by hand from docs/format/wal.md: a zero (kind "same" against
+// the initial +0.0), a decimal 12345 / 10^2, and after a ref gap of 10 and a time step of
+// 15 s the staleness marker stored raw.
+TEST(WalRecords, SamplesV2GoldenRecordMatchesTheSpec) {
+  const std::string rec(
+      "\x05\x03\x64\x80\xa0\xab\xfe\xf9\x62"
+      "\x00"
+      "\x03\xf2\xc0\x01"
+      "\xb4\x09\xb0\xea\x01\x7f\xf0\x00\x00\x00\x00\x00\x02",
+      27);
+  std::vector<RefSample> out;
+  ASSERT_TRUE(DecodeSamples(rec, &out).ok());
+  ASSERT_EQ(out, (std::vector<RefSample>{{100, 1700000000000, 0.0},
+                                         {101, 1700000000000, 123.45},
+                                         {111, 1700000015000, Bits(model::kStaleNaNBits)}}));
+  std::string again;
+  EncodeSamples(out, &again);
+  EXPECT_EQ(again, rec);
 }
 
 TEST(WalRecords, EmptyListsRoundTrip) {
@@ -106,7 +168,13 @@ TEST(WalRecords, RandomBatchesRoundTrip) {
     for (auto& s : in) {
       s.ref = rng() % 4 == 0 ? rng() : rng() % 100000;
       s.t = rng() % 4 == 0 ? static_cast<int64_t>(rng()) : 1700000000000 + static_cast<int64_t>(rng() % 100000);
-      s.v = Bits(rng());
+      switch (rng() % 4) {
+        case 0: s.v = Bits(rng()); break;
+        case 1: s.v = static_cast<double>(static_cast<int64_t>(rng()) >> (rng() % 64)); break;
+        case 2: s.v = static_cast<double>(static_cast<int64_t>(rng() % 2000000) - 1000000) /
+                      std::pow(10.0, static_cast<int>(rng() % 20)); break;
+        default: s.v = rng() % 2 ? 0.0 : 1.0; break;
+      }
     }
     EncodeSamples(in, &rec);
     ASSERT_TRUE(DecodeSamples(rec, &out).ok());
@@ -115,12 +183,20 @@ TEST(WalRecords, RandomBatchesRoundTrip) {
 }
 
 TEST(WalRecords, TypicalSampleBatchIsCompact) {
+  // One commit of node_exporter-like series at one scrape time: zeros and constants,
+  // integer counters, values with two decimals.
   std::vector<RefSample> in(2000);
-  for (size_t i = 0; i < in.size(); ++i) in[i] = {1000 + i, 1700000000000 + 15000, 1.5 * i};
+  for (size_t i = 0; i < in.size(); ++i) {
+    double v = i % 3 == 0 ? 0.0 : i % 3 == 1 ? 123456789.0 + i : 4242.25 + i;
+    in[i] = {1000 + i, 1700000000000 + 15000, v};
+  }
   std::string rec;
   EncodeSamples(in, &rec);
-  // Two 1-2 byte deltas and 8 value bytes per sample.
-  EXPECT_LT(rec.size(), in.size() * 12);
+  // A one-byte header per sample plus 0-5 value bytes; v1 took 10.
+  EXPECT_LT(rec.size(), in.size() * 4);
+  std::string v1;
+  EncodeSamplesV1(in, &v1);
+  EXPECT_GT(v1.size(), in.size() * 9);
 }
 
 TEST(WalRecords, DecodersReuseBuffers) {
@@ -169,6 +245,10 @@ TEST(WalRecords, InvalidRecordsAreRejectedWithContext) {
       {"huge count", std::string("\x02\xff\xff\xff\xff\x0f", 6) + std::string(16, '\0'),
        "count 4294967295"},
       {"overlong varint", std::string("\x02") + std::string(11, '\xff'), "varint"},
+      {"v2 huge count", std::string("\x05\xff\xff\xff\xff\x0f\x01\x00", 8), "count 4294967295"},
+      // count 1, base ref 1, base t 0, header with value kind 21.
+      {"v2 unknown value kind", std::string("\x05\x01\x01\x00\x15", 5), "unknown value kind 21"},
+      {"v2 truncated raw value", std::string("\x05\x01\x01\x00\x14\x00\x00", 7), "truncated"},
   };
   std::vector<RefSample> out;
   for (const BadCase& c : cases) {

@@ -37,9 +37,29 @@ inline constexpr std::string_view kTmpSuffix = ".tmp";
 enum class RecordType : uint8_t {
   kInvalid = 0,
   kSeries = 1,      // v1: see EncodeSeries in records.h
-  kSamples = 2,     // v1: see EncodeSamples
+  kSamples = 2,     // v1: raw values; still read, written only by EncodeSamplesV1
   kTombstones = 3,  // v1: see EncodeTombstones
   kExemplars = 4,   // v1: see EncodeExemplars
+  kSamplesV2 = 5,   // samples, compact values: see EncodeSamples
 };
+
+// True for both encodings of a samples record (DecodeSamples reads either).
+inline constexpr bool IsSamplesRecord(RecordType t) {
+  return t == RecordType::kSamples || t == RecordType::kSamplesV2;
+}
+
+// Samples v2: the per-sample header is uvarint((ref delta field << 6) | t flag << 5 | kind).
+inline constexpr int kSampleKindBits = 5;
+inline constexpr uint64_t kSampleTimeFlag = 1u << kSampleKindBits;
+inline constexpr int kSampleHeaderShift = kSampleKindBits + 1;
+// The ref delta field saturates here; the full zigzag delta then follows as a uvarint.
+inline constexpr uint64_t kSampleRefEscape = (uint64_t{1} << (64 - kSampleHeaderShift)) - 1;
+// Value kinds: the same bits as the previous value in the record (the first sample's
+// "previous" is +0.0); an exact decimal m / 10^e for e = kind - kSampleDecimal0 in
+// [0, kSampleMaxDecimalExp], with m a zigzag varint; or the raw 8 bytes.
+inline constexpr uint8_t kSampleSame = 0;
+inline constexpr uint8_t kSampleDecimal0 = 1;
+inline constexpr int kSampleMaxDecimalExp = 18;
+inline constexpr uint8_t kSampleRaw = kSampleDecimal0 + kSampleMaxDecimalExp + 1;  // 20
 
 }  // namespace vigil::storage::wal
