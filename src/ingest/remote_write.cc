@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
 #include <vector>
 
 #include "base/log.h"
@@ -111,58 +114,61 @@ std::pair<int64_t, int64_t> StoreExemplars(storage::ExemplarAppendable* st,
 
 }  // namespace
 
-// Maps (tenant, encoded-labels hash) to the storage ref of the series. Sharded so that
-// concurrent requests rarely wait on one another.
+// Maps (tenant, encoded-labels hash) to the storage ref of the series. A request looks up
+// all its series under one shared lock, prefetching a few keys ahead so that the cache
+// misses of a 2000-series request overlap instead of queueing behind one lock per series;
+// the refs it learns are written back under one exclusive lock at its end (only requests
+// that met new series take it).
 class RemoteWriteIngester::RefCache {
  public:
-  explicit RefCache(size_t max_entries) : max_per_shard_(max_entries / kShards + 1) {}
+  explicit RefCache(size_t max_entries) : max_entries_(max_entries) {}
 
   struct Key {
     uint64_t lo, hi;
     friend bool operator==(const Key&, const Key&) = default;
     template <typename H>
     friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.lo, k.hi);
+      // The parts are already uniform hashes; mixing one is enough.
+      return H::combine(std::move(h), k.lo);
     }
   };
 
-  storage::SeriesRef Get(const Key& k) {
-    Shard& s = shards_[k.lo % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    auto it = s.map.find(k);
-    return it == s.map.end() ? 0 : it->second;
+  // refs[i] = the cached ref of keys[i], or 0.
+  void GetAll(std::span<const Key> keys, std::span<storage::SeriesRef> refs) {
+    constexpr size_t kAhead = 8;
+    std::shared_lock lock(mu_);
+    const size_t n = keys.size();
+    for (size_t i = 0; i < n && i < kAhead; ++i) map_.prefetch(keys[i]);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) map_.prefetch(keys[i + kAhead]);
+      auto it = map_.find(keys[i]);
+      refs[i] = it == map_.end() ? 0 : it->second;
+    }
   }
 
-  void Put(const Key& k, storage::SeriesRef ref) {
-    Shard& s = shards_[k.lo % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    // A full shard starts over rather than tracking recency: cheap, and a miss only costs
-    // the head's own label lookup.
-    if (s.map.size() >= max_per_shard_) s.map.clear();
-    s.map[k] = ref;
-  }
-
-  void Erase(const Key& k) {
-    Shard& s = shards_[k.lo % kShards];
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.map.erase(k);
+  // Records new refs and forgets refused series.
+  void Update(std::span<const std::pair<Key, storage::SeriesRef>> puts,
+              std::span<const Key> erases) {
+    if (puts.empty() && erases.empty()) return;
+    std::unique_lock lock(mu_);
+    for (const Key& k : erases) map_.erase(k);
+    for (const auto& [k, ref] : puts) {
+      // A full cache starts over rather than tracking recency: cheap, and a miss only
+      // costs the head's own label lookup.
+      if (map_.size() >= max_entries_) map_.clear();
+      map_[k] = ref;
+    }
   }
 
   void Clear() {
-    for (auto& s : shards_) {
-      std::lock_guard<std::mutex> lock(s.mu);
-      s.map.clear();
-    }
+    std::unique_lock lock(mu_);
+    map_.clear();
   }
 
  private:
-  static constexpr size_t kShards = 64;
-  struct Shard {
-    std::mutex mu;
-    absl::flat_hash_map<Key, storage::SeriesRef> map;
-  };
-  const size_t max_per_shard_;
-  std::array<Shard, kShards> shards_;
+  const size_t max_entries_;
+  std::shared_mutex mu_;
+  absl::flat_hash_map<Key, storage::SeriesRef> map_;  // guarded by mu_
 };
 
 struct RemoteWriteIngester::Counters {
@@ -247,7 +253,30 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
   };
 
   model::Labels& labels = scratch.labels;
-  for (const SeriesView& s : view.series) {
+  // The ref cache's traffic for this request: every series' key and cached ref up front,
+  // the refs learnt and the keys to forget at the end.
+  thread_local std::vector<RefCache::Key> keys;
+  thread_local std::vector<storage::SeriesRef> cached;
+  thread_local std::vector<std::pair<RefCache::Key, storage::SeriesRef>> puts;
+  thread_local std::vector<RefCache::Key> erases;
+  keys.clear();
+  puts.clear();
+  erases.clear();
+  if (cache_) {
+    for (const SeriesView& s : view.series) {
+      keys.push_back(RefCache::Key{s.labels_hash_lo ^ tenant_hash, s.labels_hash_hi});
+    }
+    cached.resize(keys.size());
+    cache_->GetAll(keys, cached);
+  }
+  const size_t nseries = view.series.size();
+  for (size_t si = 0; si < nseries; ++si) {
+    const SeriesView& s = view.series[si];
+    // Let storage start loading a series a few steps ahead of its append.
+    constexpr size_t kPrefetchAhead = 4;
+    if (cache_ && si + kPrefetchAhead < nseries && cached[si + kPrefetchAhead] != 0) {
+      app->Prefetch(cached[si + kPrefetchAhead]);
+    }
     const uint32_t nsamples = s.samples_end - s.samples_begin;
     if (nsamples == 0) continue;
 
@@ -255,8 +284,7 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
     // the request; they are built only when storage does not know the ref any more, or for
     // an error message.
     const bool cacheable = cache_ && (s.labels_hash_lo | s.labels_hash_hi) != 0;
-    const RefCache::Key key{s.labels_hash_lo ^ tenant_hash, s.labels_hash_hi};
-    storage::SeriesRef ref = cacheable ? cache_->Get(key) : 0;
+    storage::SeriesRef ref = cacheable ? cached[si] : 0;
     bool have_labels = false;
     auto need_labels = [&]() -> const model::Labels* {
       if (!have_labels) {
@@ -297,17 +325,19 @@ WriteResult RemoteWriteIngester::WriteDecoded(std::string_view tenant, std::stri
           return {500, fmt::format("cannot store samples: {}", Msg(got.status())), 0, 0,
                   result.series};
         }
-        if (why == storage::Reject::kSeriesLimit && cacheable) cache_->Erase(key);
+        if (why == storage::Reject::kSeriesLimit && cacheable) erases.push_back(keys[si]);
         refuse(storage::RejectName(why), 1, need_labels(), Msg(got.status()));
         continue;
       }
       if (*got != ref) {
         ref = *got;
-        if (cacheable) cache_->Put(key, ref);
+        if (cacheable) puts.emplace_back(keys[si], ref);
       }
       ++result.samples_stored;
     }
   }
+
+  if (cache_) cache_->Update(puts, erases);
 
   if (auto st = app->Commit(); !st.ok()) {
     count_request("internal_error");

@@ -62,6 +62,9 @@ class Appender {
     (void)ref, (void)t, (void)v;
     return SeriesRef{0};
   }
+  // A hint that `ref` will be appended to soon: the head starts loading the series' memory
+  // so that a batch's cache misses overlap. Does nothing by default; never fails.
+  virtual void Prefetch(SeriesRef ref) { (void)ref; }
   // Makes everything appended so far durable and visible; returns after the WAL write (and
   // fsync, with wal-sync=always). On error nothing of this batch is visible.
   virtual absl::Status Commit() = 0;

@@ -425,9 +425,18 @@ void Head::ReplaySeries(Ref ref, const model::Labels& labels) {
 }
 
 int64_t Head::ReplaySamples(std::span<const RefSample> samples) {
+  std::vector<ReplayTarget> targets;
+  targets.reserve(samples.size());
+  int64_t unknown = ResolveReplay(samples, std::span<std::vector<ReplayTarget>>(&targets, 1));
+  ApplyReplay(targets);
+  return unknown;
+}
+
+int64_t Head::ResolveReplay(std::span<const RefSample> samples,
+                            std::span<std::vector<ReplayTarget>> out) const {
   const int64_t min_valid = min_valid_time();
-  int64_t unknown = 0, stored_n = 0, new_chunks = 0;
-  int64_t mint = model::kMaxTime, maxt = model::kMinTime;
+  const size_t nshards = out.size();
+  int64_t unknown = 0;
   for (const RefSample& smp : samples) {
     MemSeries* s = smp.ref < replay_index_.size() ? replay_index_[smp.ref] : nullptr;
     if (s == nullptr) {
@@ -435,6 +444,23 @@ int64_t Head::ReplaySamples(std::span<const RefSample> samples) {
       continue;
     }
     if (smp.t < min_valid) continue;  // already persisted in a block
+    // By the series' address, not the logged ref: a series logged under two refs is one
+    // series and must stay on one thread. Nothing is dereferenced here.
+    size_t shard = 0;
+    if (nshards > 1) {
+      shard = static_cast<size_t>((reinterpret_cast<uintptr_t>(s) >> 4) * 0x9E3779B97F4A7C15ull >> 40) %
+              nshards;
+    }
+    out[shard].push_back(ReplayTarget{s, smp.t, smp.v});
+  }
+  return unknown;
+}
+
+void Head::ApplyReplay(std::span<const ReplayTarget> samples) {
+  int64_t stored_n = 0, new_chunks = 0;
+  int64_t mint = model::kMaxTime, maxt = model::kMinTime;
+  for (const ReplayTarget& smp : samples) {
+    MemSeries* s = smp.series;
     Reject reject = Reject::kNone;
     bool new_chunk = false;
     bool stored;
@@ -456,7 +482,6 @@ int64_t Head::ReplaySamples(std::span<const RefSample> samples) {
     samples_appended_.fetch_add(stored_n, std::memory_order_relaxed);
   }
   if (new_chunks > 0) num_chunks_.fetch_add(new_chunks, std::memory_order_relaxed);
-  return unknown;
 }
 
 bool Head::SeriesExists(Ref ref) const {

@@ -132,6 +132,21 @@ class Head {
   void ReplaySeries(Ref ref, const model::Labels& labels);
   // Applies a batch of samples; returns how many referred to unknown series.
   int64_t ReplaySamples(std::span<const RefSample> samples);
+  // The same in two steps, so that replay can apply samples on several threads while one
+  // thread reads the log. ResolveReplay (on the replay thread, like ReplaySeries) maps the
+  // samples' refs to their series and appends each sample to out[shard], where the shard
+  // depends only on the series, so all samples of a series land in one shard in log order;
+  // it returns how many referred to unknown series. ApplyReplay may then run concurrently
+  // for different shards (and with ReplaySeries and ReplayTombstone), each shard's batches
+  // in the order resolved.
+  struct ReplayTarget {
+    MemSeries* series;
+    int64_t t;
+    double v;
+  };
+  int64_t ResolveReplay(std::span<const RefSample> samples,
+                        std::span<std::vector<ReplayTarget>> out) const;
+  void ApplyReplay(std::span<const ReplayTarget> samples);
   void ReplayTombstone(Ref ref, int64_t mint, int64_t maxt);
   void EndReplay() { std::vector<MemSeries*>().swap(replay_index_); }
   // Refs of live series, for WAL checkpoints (keep the series records of these).
@@ -226,6 +241,16 @@ class Head {
   // MemSeries::Check). Null if the ref is not indexed or the series is gone.
   MemSeries* PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
                          int64_t* last_t);
+  // Prefetches what PinAndCheck will touch. The series may be freed meanwhile: a prefetch
+  // of a stale address is harmless, and nothing is dereferenced.
+  void PrefetchSeries(Ref ref) const {
+    const MemSeries* s = ref_index_.Load(ref);
+    if (s != nullptr) {
+      __builtin_prefetch(s);
+      __builtin_prefetch(reinterpret_cast<const char*>(s) + 64);
+    }
+    __builtin_prefetch(&SeriesLock(ref));
+  }
   void Unpin(MemSeries* s) const { s->pending.fetch_sub(1, std::memory_order_acq_rel); }
 
   absl::Status CheckLimits(std::string_view tenant, std::string_view metric);

@@ -37,6 +37,7 @@ class HeadAppender final : public storage::Appender {
   absl::StatusOr<SeriesRef> Append(SeriesRef ref, const model::Labels& labels, int64_t t,
                                    double v) override;
   absl::StatusOr<SeriesRef> AppendRef(SeriesRef ref, int64_t t, double v) override;
+  void Prefetch(SeriesRef ref) override { head_->PrefetchSeries(ref); }
   absl::Status Commit() override;
   void Rollback() override;
 
