@@ -1,5 +1,5 @@
-// Fuzzes the Go text/template subset: parse, then execute over fixed data with a query
-// function that returns two samples. Errors are fine; crashes and hangs are not.
+// Fuzzes the Go text/template subset: parse, then execute over fixed rule data with a
+// query function that returns two samples, and over notification-shaped data. Errors are fine; crashes and hangs are not.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,5 +19,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                  {vigil::model::Labels{{"a", "2"}}, 2}};
   };
   (void)t->Execute(d, q);
+  // As a notification template over Alertmanager-shaped data, in text and html mode.
+  namespace tmpl = vigil::rules::tmpl;
+  static const tmpl::Value am_data = tmpl::MakeStruct(
+      "Data", {{"Status", tmpl::MakeString("firing")},
+               {"Alerts", tmpl::MakeList({tmpl::MakeStruct(
+                              "Alert", {{"Status", tmpl::MakeString("firing")},
+                                        {"Labels", tmpl::MakeLabels(d.labels)},
+                                        {"StartsAt", tmpl::MakeTime(1'000'000)}})})},
+               {"CommonLabels", tmpl::MakeLabels(d.labels)}});
+  (void)t->ExecuteWith(am_data, nullptr, false);
+  (void)t->ExecuteWith(am_data, nullptr, true);
   return 0;
 }

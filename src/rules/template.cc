@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -36,22 +37,22 @@ namespace tmpl {
 
 // ---- values ---------------------------------------------------------------------------
 
-struct Value;
-using Map = std::map<std::string, std::string>;
-using Samples = std::vector<QuerySample>;
+const Value* Struct::Get(std::string_view name) const {
+  for (const auto& [k, v] : fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
 
-struct Nil {};
-struct Num {
-  double v;
-  bool is_int;  // Go distinguishes int literals (printf "%d") from float64.
-};
-struct DataRef {
-  const TemplateData* d;
-};
-
-struct Value {
-  std::variant<Nil, bool, Num, std::string, Map, Samples, QuerySample, DataRef> v;
-};
+Value MakeString(std::string s) { return Value{std::move(s)}; }
+Value MakeList(List l) { return Value{std::make_shared<const List>(std::move(l))}; }
+Value MakeStruct(std::string type, std::vector<std::pair<std::string, Value>> fields) {
+  auto st = std::make_shared<Struct>();
+  st->type = std::move(type);
+  st->fields = std::move(fields);
+  return Value{std::shared_ptr<const Struct>(std::move(st))};
+}
+Value MakeTime(int64_t unix_ms) { return Value{Time{unix_ms}}; }
 
 std::string FormatGoFloat(double v) { return promql::FormatFloat(v); }
 
@@ -86,6 +87,27 @@ std::string Print(const Value& x) {
       return "{" + s.labels.ToString() + " " + FormatGoFloat(s.value) + "}";
     }
     std::string operator()(const DataRef&) const { return "{...}"; }
+    std::string operator()(const std::shared_ptr<const List>& l) const {
+      std::string out = "[";
+      for (size_t i = 0; i < l->size(); ++i) {
+        if (i > 0) out += ' ';
+        out += Print((*l)[i]);
+      }
+      return out + "]";
+    }
+    std::string operator()(const std::shared_ptr<const Struct>& st) const {
+      std::string out = "{";
+      for (size_t i = 0; i < st->fields.size(); ++i) {
+        if (i > 0) out += ' ';
+        out += Print(st->fields[i].second);
+      }
+      return out + "}";
+    }
+    std::string operator()(const Time& t) const {
+      return HumanizeTimestamp(static_cast<double>(t.unix_ms) / 1000.0);
+    }
+    std::string operator()(const Duration& d) const { return GoDurationString(d.seconds); }
+    std::string operator()(const SafeHtml& h) const { return h.s; }
   };
   return std::visit(V{}, x.v);
 }
@@ -100,6 +122,11 @@ bool Truth(const Value& x) {
     bool operator()(const Samples& s) const { return !s.empty(); }
     bool operator()(const QuerySample&) const { return true; }
     bool operator()(const DataRef&) const { return true; }
+    bool operator()(const std::shared_ptr<const List>& l) const { return !l->empty(); }
+    bool operator()(const std::shared_ptr<const Struct>&) const { return true; }
+    bool operator()(const Time&) const { return true; }
+    bool operator()(const Duration& d) const { return d.seconds != 0; }
+    bool operator()(const SafeHtml& h) const { return !h.s.empty(); }
   };
   return std::visit(V{}, x.v);
 }
@@ -109,6 +136,12 @@ Map ToMap(const model::Labels& l) {
   for (const auto& p : l) m[p.name] = p.value;
   return m;
 }
+
+}  // namespace tmpl
+
+namespace tmpl {
+
+Value MakeLabels(const model::Labels& l) { return Value{ToMap(l)}; }
 
 // ---- syntax tree ----------------------------------------------------------------------
 
@@ -136,8 +169,8 @@ struct Pipeline {
 };
 
 struct Node {
-  enum Kind { kList, kText, kAction, kIf, kRange, kWith } kind = kList;
-  std::string text;
+  enum Kind { kList, kText, kAction, kIf, kRange, kWith, kTemplate } kind = kList;
+  std::string text;  // kText: the text; kTemplate: the name called
   std::shared_ptr<Pipeline> pipe;
   std::vector<std::shared_ptr<Node>> list;       // kList children; body of if/range/with
   std::vector<std::shared_ptr<Node>> else_list;  // else branch
@@ -260,7 +293,55 @@ class Parser {
         if (!st2.ok()) return st2;
         continue;
       }
-      if (kw == "define" || kw == "template" || kw == "block" || kw == "break" || kw == "continue") {
+      if (kw == "define" || kw == "block") {
+        // {{ define "name" }}body{{ end }} (top level only, as in Go); {{ block "name" pipe }}
+        // defines and calls at once.
+        if (kw == "define" && !top) return Err(action_at, "unexpected {{define}}");
+        if (toks_.size() < 2 || toks_[1].kind != Tok::kString) {
+          return Err(action_at, fmt::format("{} needs a quoted template name", kw));
+        }
+        const std::string name = toks_[1].text;
+        ti_ = 2;
+        std::shared_ptr<Pipeline> pipe;
+        if (kw == "block") {
+          if (ti_ >= toks_.size()) return Err(action_at, "block needs a pipeline");
+          auto pp = ParsePipeline(action_at, /*allow_decl=*/false);
+          if (!pp.ok()) return pp.status();
+          pipe = *pp;
+        }
+        if (ti_ != toks_.size()) return Err(action_at, fmt::format("unexpected \"{}\" in {}", toks_[ti_].text, kw));
+        auto body = std::make_shared<Node>();
+        std::string inner_end;
+        RETURN_IF_ERROR_LOCAL(ParseList(body.get(), &inner_end, false));
+        if (inner_end != "end") return Err(action_at, fmt::format("unexpected {{{{else}}}} in {}", kw));
+        defs_[name] = body;
+        if (kw == "block") {
+          auto call = std::make_shared<Node>();
+          call->kind = Node::kTemplate;
+          call->text = name;
+          call->pipe = pipe;
+          parent->list.push_back(call);
+        }
+        continue;
+      }
+      if (kw == "template") {
+        if (toks_.size() < 2 || toks_[1].kind != Tok::kString) {
+          return Err(action_at, "template needs a quoted template name");
+        }
+        auto call = std::make_shared<Node>();
+        call->kind = Node::kTemplate;
+        call->text = toks_[1].text;
+        ti_ = 2;
+        if (ti_ < toks_.size()) {
+          auto pp = ParsePipeline(action_at, /*allow_decl=*/false);
+          if (!pp.ok()) return pp.status();
+          call->pipe = *pp;
+          if (ti_ != toks_.size()) return Err(action_at, fmt::format("unexpected \"{}\" in template", toks_[ti_].text));
+        }
+        parent->list.push_back(call);
+        continue;
+      }
+      if (kw == "break" || kw == "continue") {
         return Err(action_at, fmt::format("{} is not supported", kw));
       }
       auto pipe = ParsePipeline(action_at, /*allow_decl=*/true);
@@ -317,16 +398,20 @@ class Parser {
   struct Tok {
     enum Kind { kIdent, kVar, kField, kString, kNumber, kPipe, kLParen, kRParen, kDecl, kAssign, kComma, kDot } kind;
     std::string text;
+    bool spaced = false;  // whitespace before it: `.A .B` is two operands, `.A.B` one chain
   };
 
   absl::Status Lex(std::string_view body, size_t base) {
     size_t i = 0;
+    bool space_before = false;
     while (i < body.size()) {
       char c = body[i];
       if (std::isspace(static_cast<unsigned char>(c))) {
         ++i;
+        space_before = true;
         continue;
       }
+      const size_t ntoks = toks_.size();
       auto ident_char = [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
       };
@@ -412,6 +497,8 @@ class Parser {
       } else {
         return Err(base + i, fmt::format("unexpected \"{}\" in command", c));
       }
+      if (toks_.size() > ntoks) toks_[ntoks].spaced = space_before;
+      space_before = false;
     }
     return absl::OkStatus();
   }
@@ -506,7 +593,7 @@ class Parser {
         return Err(at, fmt::format("unexpected \"{}\" in operand", t.text));
     }
     // Field chain directly after the term (`$labels.job`, `(x).Labels`).
-    while (ti_ < toks_.size() && toks_[ti_].kind == Tok::kField && op.kind != Operand::kFunc &&
+    while (ti_ < toks_.size() && toks_[ti_].kind == Tok::kField && !toks_[ti_].spaced && op.kind != Operand::kFunc &&
            op.kind != Operand::kString && op.kind != Operand::kNumber) {
       op.fields.push_back(toks_[ti_++].text);
     }
@@ -550,9 +637,11 @@ class Parser {
 
  public:
   static bool KnownFunction(std::string_view n);
+  tmpl::Defs& defs() { return defs_; }
 
  private:
   std::string_view src_;
+  tmpl::Defs defs_;
   size_t pos_ = 0;
   bool trim_next_ = false;
   std::vector<Tok> toks_;
@@ -567,7 +656,8 @@ constexpr std::string_view kFunctions[] = {
     "sortByLabel", "humanize", "humanize1024", "humanizeDuration", "humanizePercentage",
     "humanizeTimestamp", "toTime", "parseDuration", "title", "toUpper", "toLower", "match",
     "reReplaceAll", "stripPort", "stripDomain", "safeHtml", "args", "externalURL",
-    "pathPrefix"};
+    "pathPrefix", "join", "stringSlice", "trimSpace", "safeUrl", "urlUnescape", "date", "tz",
+    "since", "toJson"};
 
 bool Parser::KnownFunction(std::string_view n) {
   return std::find(std::begin(kFunctions), std::end(kFunctions), n) != std::end(kFunctions);
@@ -676,6 +766,103 @@ std::string HumanizeTimestamp(double s) {
   return out + " +0000 UTC";
 }
 
+
+std::string GoDurationString(double seconds) {
+  if (std::isnan(seconds) || std::isinf(seconds)) return GoG4(seconds);
+  // Go's Duration is integer nanoseconds.
+  int64_t ns = static_cast<int64_t>(std::llround(seconds * 1e9));
+  if (ns == 0) return "0s";
+  std::string sign = ns < 0 ? "-" : "";
+  uint64_t u = ns < 0 ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+  auto frac = [](uint64_t v, uint64_t unit) {
+    std::string f = fmt::format("{}", v / unit);
+    uint64_t rest = v % unit;
+    if (rest != 0) {
+      int digits = 0;
+      for (uint64_t x = unit; x > 1; x /= 10) ++digits;
+      std::string r = fmt::format("{:0{}d}", rest, digits);
+      while (!r.empty() && r.back() == '0') r.pop_back();
+      f += "." + r;
+    }
+    return f;
+  };
+  if (u < 1000) return fmt::format("{}{}ns", sign, u);
+  if (u < 1'000'000) return fmt::format("{}{}µs", sign, frac(u, 1000));
+  if (u < 1'000'000'000) return fmt::format("{}{}ms", sign, frac(u, 1'000'000));
+  const uint64_t h = u / 3'600'000'000'000ULL;
+  u %= 3'600'000'000'000ULL;
+  const uint64_t m = u / 60'000'000'000ULL;
+  u %= 60'000'000'000ULL;
+  std::string out = sign;
+  if (h > 0) out += fmt::format("{}h", h);
+  if (h > 0 || m > 0) out += fmt::format("{}m", m);
+  return out + frac(u, 1'000'000'000) + "s";
+}
+
+std::string FormatGoTime(int64_t unix_ms, std::string_view layout) {
+  const int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+  const int ms = static_cast<int>(unix_ms - secs * 1000);
+  const time_t tt = static_cast<time_t>(secs);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  static const char* const kMonths[] = {"January", "February", "March", "April", "May", "June", "July",
+                                        "August", "September", "October", "November", "December"};
+  static const char* const kDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                      "Saturday"};
+  // Go's reference time tokens, longest first where they share a prefix.
+  std::string out;
+  size_t i = 0;
+  auto at = [&](std::string_view tok) { return layout.substr(i, tok.size()) == tok; };
+  while (i < layout.size()) {
+    if (at("January")) { out += kMonths[tm.tm_mon]; i += 7; }
+    else if (at("Jan")) { out += std::string(kMonths[tm.tm_mon]).substr(0, 3); i += 3; }
+    else if (at("Monday")) { out += kDays[tm.tm_wday]; i += 6; }
+    else if (at("Mon")) { out += std::string(kDays[tm.tm_wday]).substr(0, 3); i += 3; }
+    else if (at("MST")) { out += "UTC"; i += 3; }
+    else if (at("2006")) { out += fmt::format("{:04d}", tm.tm_year + 1900); i += 4; }
+    else if (at("Z07:00") || at("Z0700") || at("Z07")) {
+      out += 'Z';
+      i += at("Z07:00") ? 6 : at("Z0700") ? 5 : 3;
+    }
+    else if (at("-07:00")) { out += "+00:00"; i += 6; }
+    else if (at("-0700")) { out += "+0000"; i += 5; }
+    else if (at("-07")) { out += "+00"; i += 3; }
+    else if (at("01")) { out += fmt::format("{:02d}", tm.tm_mon + 1); i += 2; }
+    else if (at("02")) { out += fmt::format("{:02d}", tm.tm_mday); i += 2; }
+    else if (at("_2")) { out += fmt::format("{:>2d}", tm.tm_mday); i += 2; }
+    else if (at("03")) { out += fmt::format("{:02d}", tm.tm_hour % 12 == 0 ? 12 : tm.tm_hour % 12); i += 2; }
+    else if (at("04")) { out += fmt::format("{:02d}", tm.tm_min); i += 2; }
+    else if (at("05")) { out += fmt::format("{:02d}", tm.tm_sec); i += 2; }
+    else if (at("06")) { out += fmt::format("{:02d}", (tm.tm_year + 1900) % 100); i += 2; }
+    else if (at("15")) { out += fmt::format("{:02d}", tm.tm_hour); i += 2; }
+    else if (at("PM")) { out += tm.tm_hour >= 12 ? "PM" : "AM"; i += 2; }
+    else if (at("pm")) { out += tm.tm_hour >= 12 ? "pm" : "am"; i += 2; }
+    else if ((at(".0") || at(".9") || at(",0") || at(",9")) ) {
+      // Fractional seconds: .000 pads, .999 trims trailing zeros (Vigil keeps milliseconds).
+      const char kind = layout[i + 1];
+      size_t j = i + 1;
+      while (j < layout.size() && layout[j] == kind) ++j;
+      const size_t digits = j - i - 1;
+      std::string f = fmt::format("{:03d}", ms) + std::string(9, '0');
+      f.resize(digits);
+      if (kind == '9') {
+        while (!f.empty() && f.back() == '0') f.pop_back();
+        if (!f.empty()) out += layout[i] + f;
+      } else {
+        out += layout[i] + f;
+      }
+      i = j;
+    }
+    else if (at("1")) { out += fmt::format("{}", tm.tm_mon + 1); i += 1; }
+    else if (at("2")) { out += fmt::format("{}", tm.tm_mday); i += 1; }
+    else if (at("3")) { out += fmt::format("{}", tm.tm_hour % 12 == 0 ? 12 : tm.tm_hour % 12); i += 1; }
+    else if (at("4")) { out += fmt::format("{}", tm.tm_min); i += 1; }
+    else if (at("5")) { out += fmt::format("{}", tm.tm_sec); i += 1; }
+    else { out += layout[i]; ++i; }
+  }
+  return out;
+}
+
 namespace {
 
 // Go fmt.Sprintf for the verbs templates use: %s %v %d %f %e %g %q %x %X %t %% with flags,
@@ -773,17 +960,116 @@ int Compare(const Value& a, const Value& b, bool* ok) {
   return 0;
 }
 
+std::string HtmlEscape(std::string_view in) {
+  std::string esc;
+  esc.reserve(in.size());
+  for (char c : in) {
+    switch (c) {
+      case '<': esc += "&lt;"; break;
+      case '>': esc += "&gt;"; break;
+      case '&': esc += "&amp;"; break;
+      case '"': esc += "&#34;"; break;
+      case '\'': esc += "&#39;"; break;
+      default: esc += c;
+    }
+  }
+  return esc;
+}
+
+void JsonString(std::string_view s, std::string* out) {
+  *out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          *out += fmt::format("\\u{:04x}", c);
+        } else {
+          *out += static_cast<char>(c);
+        }
+    }
+  }
+  *out += '"';
+}
+
+void ToJson(const Value& v, std::string* out) {
+  if (std::holds_alternative<tmpl::Nil>(v.v)) {
+    *out += "null";
+  } else if (auto* b = std::get_if<bool>(&v.v)) {
+    *out += *b ? "true" : "false";
+  } else if (auto* n = std::get_if<Num>(&v.v)) {
+    *out += std::isfinite(n->v) ? tmpl::Print(v) : "null";
+  } else if (auto* m = std::get_if<Map>(&v.v)) {
+    *out += '{';
+    bool first = true;
+    for (const auto& [k, val] : *m) {
+      if (!first) *out += ',';
+      first = false;
+      JsonString(k, out);
+      *out += ':';
+      JsonString(val, out);
+    }
+    *out += '}';
+  } else if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&v.v)) {
+    *out += '[';
+    for (size_t i = 0; i < (*l)->size(); ++i) {
+      if (i > 0) *out += ',';
+      ToJson((**l)[i], out);
+    }
+    *out += ']';
+  } else if (auto* st = std::get_if<std::shared_ptr<const tmpl::Struct>>(&v.v)) {
+    *out += '{';
+    for (size_t i = 0; i < (*st)->fields.size(); ++i) {
+      if (i > 0) *out += ',';
+      JsonString((*st)->fields[i].first, out);
+      *out += ':';
+      ToJson((*st)->fields[i].second, out);
+    }
+    *out += '}';
+  } else if (auto* t = std::get_if<tmpl::Time>(&v.v)) {
+    JsonString(FormatGoTime(t->unix_ms, "2006-01-02T15:04:05.999999999Z07:00"), out);
+  } else {
+    JsonString(tmpl::Print(v), out);
+  }
+}
+
 class Executor {
  public:
-  Executor(const TemplateData& data, const TemplateQueryFunc& query) : data_(data), query_(query) {
+  // A rule template: Prometheus's predefined variables.
+  Executor(const TemplateData& data, const TemplateQueryFunc& query, const tmpl::Defs* own)
+      : data_(data), query_(query), own_defs_(own) {
     vars_.push_back({"$", Value{tmpl::DataRef{&data}}});
     vars_.push_back({"$labels", Value{tmpl::ToMap(data.labels)}});
     vars_.push_back({"$externalLabels", Value{tmpl::ToMap(data.external_labels)}});
     vars_.push_back({"$externalURL", Value{data.external_url}});
     vars_.push_back({"$value", Value{Num{data.value, false}}});
   }
+  // A notification template: `.` and `$` are the data.
+  Executor(const Value& dot, const tmpl::Defs* own, const TemplateSet* set, bool html)
+      : data_(EmptyData()), query_(EmptyQuery()), own_defs_(own), set_(set), html_(html) {
+    vars_.push_back({"$", dot});
+  }
+
+  static const TemplateData& EmptyData() {
+    static const TemplateData d;
+    return d;
+  }
+  static const TemplateQueryFunc& EmptyQuery() {
+    static const TemplateQueryFunc q;
+    return q;
+  }
 
   absl::Status Run(const Node& n, const Value& dot, std::string* out) {
+    // Bounded work: templates come from config files and rule files, and one that calls
+    // itself twice per level or nests big ranges must fail, not stall a sender.
+    if (++steps_ > kMaxSteps || out->size() > kMaxOutput) {
+      return absl::ResourceExhaustedError(
+          fmt::format("template execution exceeded {} steps or {} bytes of output", kMaxSteps, kMaxOutput));
+    }
     switch (n.kind) {
       case Node::kList:
         for (const auto& c : n.list) RETURN_IF_ERROR_X(Run(*c, dot, out));
@@ -793,8 +1079,33 @@ class Executor {
         return absl::OkStatus();
       case Node::kAction: {
         ASSIGN_X(Value v, EvalPipeline(*n.pipe, dot));
-        if (n.pipe->decl.empty()) *out += tmpl::Print(v);
+        if (n.pipe->decl.empty()) {
+          if (html_ && !std::holds_alternative<tmpl::SafeHtml>(v.v)) {
+            *out += HtmlEscape(tmpl::Print(v));
+          } else {
+            *out += tmpl::Print(v);
+          }
+        }
         return absl::OkStatus();
+      }
+      case Node::kTemplate: {
+        const Node* def = FindDef(n.text);
+        if (def == nullptr) return absl::InvalidArgumentError(fmt::format("no such template \"{}\"", n.text));
+        Value arg;
+        if (n.pipe) {
+          ASSIGN_X(arg, EvalPipeline(*n.pipe, dot));
+        }
+        // Bounded so that a template calling itself cannot exhaust the stack.
+        if (depth_ >= 100) return absl::InvalidArgumentError(fmt::format("exceeded maximum template depth calling \"{}\"", n.text));
+        // The called template sees only `$` = its argument, as in Go.
+        std::vector<std::pair<std::string, Value>> saved;
+        saved.swap(vars_);
+        vars_.push_back({"$", arg});
+        ++depth_;
+        absl::Status st = Run(*def, arg, out);
+        --depth_;
+        vars_.swap(saved);
+        return st;
       }
       case Node::kIf:
       case Node::kWith: {
@@ -819,6 +1130,8 @@ class Executor {
         std::vector<std::pair<Value, Value>> items;
         if (auto* s = std::get_if<Samples>(&v.v)) {
           for (size_t i = 0; i < s->size(); ++i) items.push_back({Value{Num{double(i), true}}, Value{(*s)[i]}});
+        } else if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&v.v)) {
+          for (size_t i = 0; i < (*l)->size(); ++i) items.push_back({Value{Num{double(i), true}}, (**l)[i]});
         } else if (auto* m = std::get_if<Map>(&v.v)) {
           for (const auto& [k, val] : *m) items.push_back({Value{k}, Value{val}});
         } else if (auto* num = std::get_if<Num>(&v.v); num != nullptr && num->is_int) {
@@ -848,6 +1161,14 @@ class Executor {
   }
 
  private:
+  const Node* FindDef(std::string_view name) const {
+    if (own_defs_ != nullptr) {
+      auto it = own_defs_->find(name);
+      if (it != own_defs_->end()) return it->second.get();
+    }
+    return set_ != nullptr ? set_->Find(name) : nullptr;
+  }
+
   absl::Status RunList(const std::vector<std::shared_ptr<Node>>& list, const Value& dot,
                        std::string* out) {
     for (const auto& c : list) RETURN_IF_ERROR_X(Run(*c, dot, out));
@@ -882,34 +1203,110 @@ class Executor {
 
   absl::StatusOr<Value> Field(Value v, const std::vector<std::string>& fields) {
     for (const std::string& f : fields) {
-      if (auto* d = std::get_if<tmpl::DataRef>(&v.v)) {
-        if (f == "Labels") {
-          v = Value{tmpl::ToMap(d->d->labels)};
-        } else if (f == "ExternalLabels") {
-          v = Value{tmpl::ToMap(d->d->external_labels)};
-        } else if (f == "ExternalURL") {
-          v = Value{d->d->external_url};
-        } else if (f == "Value") {
-          v = Value{Num{d->d->value, false}};
-        } else {
-          return absl::InvalidArgumentError(fmt::format("can't evaluate field {}", f));
-        }
-      } else if (auto* m = std::get_if<Map>(&v.v)) {
-        auto it = m->find(f);
-        v = Value{it == m->end() ? std::string() : it->second};
-      } else if (auto* s = std::get_if<QuerySample>(&v.v)) {
-        if (f == "Labels") {
-          v = Value{tmpl::ToMap(s->labels)};
-        } else if (f == "Value") {
-          v = Value{Num{s->value, false}};
-        } else {
-          return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in type *template.sample", f));
-        }
-      } else {
-        return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in {}", f, tmpl::Print(v)));
-      }
+      ASSIGN_X(v, Select(v, f, nullptr));
     }
     return v;
+  }
+
+  // `.name` on `v`: a field, a map key or a method (with `args` when the chain heads a
+  // command with arguments). Methods take precedence over map keys, as in Go.
+  absl::StatusOr<Value> Select(const Value& v, const std::string& f, const std::vector<Value>* args) {
+    auto no_args = [&]() -> absl::Status {
+      if (args != nullptr && !args->empty()) {
+        return absl::InvalidArgumentError(fmt::format("{} takes no arguments", f));
+      }
+      return absl::OkStatus();
+    };
+    if (auto* d = std::get_if<tmpl::DataRef>(&v.v)) {
+      RETURN_IF_ERROR_X(no_args());
+      if (f == "Labels") return Value{tmpl::ToMap(d->d->labels)};
+      if (f == "ExternalLabels") return Value{tmpl::ToMap(d->d->external_labels)};
+      if (f == "ExternalURL") return Value{d->d->external_url};
+      if (f == "Value") return Value{Num{d->d->value, false}};
+      return absl::InvalidArgumentError(fmt::format("can't evaluate field {}", f));
+    }
+    if (auto* m = std::get_if<Map>(&v.v)) {
+      if (f == "SortedPairs" || f == "Names" || f == "Values") {
+        RETURN_IF_ERROR_X(no_args());
+        tmpl::List out;
+        for (const auto& [k, val] : *m) {  // std::map: sorted by name
+          if (f == "SortedPairs") {
+            out.push_back(tmpl::MakeStruct("Pair", {{"Name", Value{k}}, {"Value", Value{val}}}));
+          } else {
+            out.push_back(Value{f == "Names" ? k : val});
+          }
+        }
+        return tmpl::MakeList(std::move(out));
+      }
+      if (f == "Remove") {
+        if (args == nullptr || args->size() != 1) {
+          return absl::InvalidArgumentError("wrong number of args for Remove: want 1");
+        }
+        Map out = *m;
+        if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&(*args)[0].v)) {
+          for (const auto& k : **l) out.erase(tmpl::Print(k));
+        } else {
+          out.erase(tmpl::Print((*args)[0]));
+        }
+        return Value{std::move(out)};
+      }
+      RETURN_IF_ERROR_X(no_args());
+      auto it = m->find(f);
+      return Value{it == m->end() ? std::string() : it->second};
+    }
+    if (auto* s = std::get_if<QuerySample>(&v.v)) {
+      RETURN_IF_ERROR_X(no_args());
+      if (f == "Labels") return Value{tmpl::ToMap(s->labels)};
+      if (f == "Value") return Value{Num{s->value, false}};
+      return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in type *template.sample", f));
+    }
+    if (auto* st = std::get_if<std::shared_ptr<const tmpl::Struct>>(&v.v)) {
+      RETURN_IF_ERROR_X(no_args());
+      if (const Value* fv = (*st)->Get(f)) return *fv;
+      return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in type {}", f, (*st)->type));
+    }
+    if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&v.v)) {
+      RETURN_IF_ERROR_X(no_args());
+      if (f == "Names" || f == "Values") {
+        // Alertmanager's Pairs.Names / Pairs.Values (on .SortedPairs).
+        tmpl::List out;
+        for (const Value& e : **l) {
+          auto* p = std::get_if<std::shared_ptr<const tmpl::Struct>>(&e.v);
+          const Value* x = p != nullptr ? (*p)->Get(f == "Names" ? "Name" : "Value") : nullptr;
+          if (x == nullptr) return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in a list", f));
+          out.push_back(*x);
+        }
+        return tmpl::MakeList(std::move(out));
+      }
+      if (f == "Firing" || f == "Resolved") {
+        // Alertmanager's Alerts.Firing / Alerts.Resolved.
+        tmpl::List out;
+        for (const Value& e : **l) {
+          auto* a = std::get_if<std::shared_ptr<const tmpl::Struct>>(&e.v);
+          const Value* status = a != nullptr ? (*a)->Get("Status") : nullptr;
+          if (status != nullptr && tmpl::Print(*status) == (f == "Firing" ? "firing" : "resolved")) {
+            out.push_back(e);
+          }
+        }
+        return tmpl::MakeList(std::move(out));
+      }
+      return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in a list", f));
+    }
+    if (auto* t = std::get_if<tmpl::Time>(&v.v)) {
+      if (f == "Format") {
+        if (args == nullptr || args->size() != 1) {
+          return absl::InvalidArgumentError("wrong number of args for Format: want 1");
+        }
+        return Value{FormatGoTime(t->unix_ms, tmpl::Print((*args)[0]))};
+      }
+      RETURN_IF_ERROR_X(no_args());
+      if (f == "Unix") return Value{Num{std::floor(static_cast<double>(t->unix_ms) / 1000.0), true}};
+      if (f == "UnixMilli") return Value{Num{static_cast<double>(t->unix_ms), true}};
+      if (f == "UTC" || f == "Local") return v;
+      if (f == "String") return Value{tmpl::Print(v)};
+      return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in type time.Time", f));
+    }
+    return absl::InvalidArgumentError(fmt::format("can't evaluate field {} in {}", f, tmpl::Print(v)));
   }
 
   absl::StatusOr<Value> EvalOperand(const Operand& op, const Value& dot) {
@@ -952,7 +1349,18 @@ class Executor {
       return CallFunction(head.name, std::move(args), dot);
     }
     if (c.args.size() > 1 || piped != nullptr) {
-      return absl::InvalidArgumentError("can't give argument to non-function");
+      // `.X.Method arg...`: a method call on what the chain before it selects.
+      if (head.fields.empty()) return absl::InvalidArgumentError("can't give argument to non-function");
+      Operand recv_op = head;
+      recv_op.fields.pop_back();
+      ASSIGN_X(Value recv, EvalOperand(recv_op, dot));
+      std::vector<Value> args;
+      for (size_t i = 1; i < c.args.size(); ++i) {
+        ASSIGN_X(Value a, EvalOperand(c.args[i], dot));
+        args.push_back(std::move(a));
+      }
+      if (piped != nullptr) args.push_back(*piped);
+      return Select(recv, head.fields.back(), &args);
     }
     return EvalOperand(head, dot);
   }
@@ -1002,7 +1410,11 @@ class Executor {
       if (auto* s = std::get_if<std::string>(&a[0].v)) return Value{Num{double(s->size()), true}};
       if (auto* m = std::get_if<Map>(&a[0].v)) return Value{Num{double(m->size()), true}};
       if (auto* v = std::get_if<Samples>(&a[0].v)) return Value{Num{double(v->size()), true}};
-      return absl::InvalidArgumentError("len of unsupported type");
+      if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&a[0].v)) {
+        return Value{Num{double((*l)->size()), true}};
+      }
+      if (auto* h = std::get_if<tmpl::SafeHtml>(&a[0].v)) return Value{Num{double(h->s.size()), true}};
+      return absl::InvalidArgumentError(fmt::format("len of type {}", tmpl::Print(a[0])));
     }
     if (name == "index") {
       RETURN_IF_ERROR_X(want(2));
@@ -1015,6 +1427,12 @@ class Executor {
         if (!i.ok()) return i.status();
         if (*i < 0 || *i >= v->size()) return absl::InvalidArgumentError("index out of range");
         return Value{(*v)[static_cast<size_t>(*i)]};
+      }
+      if (auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&a[0].v)) {
+        auto i = ToFloat(a[1], name);
+        if (!i.ok()) return i.status();
+        if (*i < 0 || *i >= (*l)->size()) return absl::InvalidArgumentError("index out of range");
+        return (**l)[static_cast<size_t>(*i)];
       }
       return absl::InvalidArgumentError("can't index item");
     }
@@ -1039,19 +1457,8 @@ class Executor {
     if (name == "html" || name == "safeHtml") {
       std::string out;
       for (size_t i = 0; i < a.size(); ++i) out += str(i);
-      if (name == "safeHtml") return Value{out};
-      std::string esc;
-      for (char c : out) {
-        switch (c) {
-          case '<': esc += "&lt;"; break;
-          case '>': esc += "&gt;"; break;
-          case '&': esc += "&amp;"; break;
-          case '"': esc += "&#34;"; break;
-          case '\'': esc += "&#39;"; break;
-          default: esc += c;
-        }
-      }
-      return Value{esc};
+      if (name == "safeHtml") return Value{tmpl::SafeHtml{out}};
+      return Value{HtmlEscape(out)};
     }
     if (name == "urlquery") {
       std::string out;
@@ -1123,12 +1530,19 @@ class Executor {
     if (name == "humanize" || name == "humanize1024" || name == "humanizeDuration" ||
         name == "humanizePercentage" || name == "humanizeTimestamp" || name == "toTime") {
       RETURN_IF_ERROR_X(want(1));
+      if (auto* d = std::get_if<tmpl::Duration>(&a[0].v); d != nullptr && name == "humanizeDuration") {
+        return Value{HumanizeDuration(d->seconds)};
+      }
+      if (auto* t = std::get_if<tmpl::Time>(&a[0].v); t != nullptr && name == "humanizeTimestamp") {
+        return Value{HumanizeTimestamp(static_cast<double>(t->unix_ms) / 1000.0)};
+      }
       auto f = ToFloat(a[0], name);
       if (!f.ok()) return f.status();
       if (name == "humanize") return Value{Humanize(*f)};
       if (name == "humanize1024") return Value{Humanize1024(*f)};
       if (name == "humanizeDuration") return Value{HumanizeDuration(*f)};
       if (name == "humanizePercentage") return Value{HumanizePercentage(*f)};
+      if (name == "toTime") return Value{tmpl::Time{static_cast<int64_t>(std::llround(*f * 1000))}};
       return Value{HumanizeTimestamp(*f)};
     }
     if (name == "parseDuration") {
@@ -1222,6 +1636,79 @@ class Executor {
       for (size_t i = 0; i < a.size(); ++i) m[fmt::format("arg{}", i)] = str(i);
       return Value{m};
     }
+    if (name == "join") {
+      // Alertmanager's: join SEP LIST (so `.Values | join " "` works).
+      RETURN_IF_ERROR_X(want(2));
+      auto* l = std::get_if<std::shared_ptr<const tmpl::List>>(&a[1].v);
+      if (l == nullptr) return absl::InvalidArgumentError(fmt::format("join: {} is not a list", str(1)));
+      std::string out;
+      for (size_t i = 0; i < (*l)->size(); ++i) {
+        if (i > 0) out += str(0);
+        out += tmpl::Print((**l)[i]);
+      }
+      return Value{out};
+    }
+    if (name == "stringSlice") {
+      tmpl::List l;
+      for (size_t i = 0; i < a.size(); ++i) l.push_back(Value{str(i)});
+      return tmpl::MakeList(std::move(l));
+    }
+    if (name == "trimSpace") {
+      RETURN_IF_ERROR_X(want(1));
+      std::string s = str(0);
+      size_t b = 0, e = s.size();
+      while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+      while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+      return Value{s.substr(b, e - b)};
+    }
+    if (name == "safeUrl") {
+      RETURN_IF_ERROR_X(want(1));
+      return Value{tmpl::SafeHtml{str(0)}};
+    }
+    if (name == "urlUnescape") {
+      RETURN_IF_ERROR_X(want(1));
+      const std::string s = str(0);
+      std::string out;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+          if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+              !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            return absl::InvalidArgumentError(fmt::format("urlUnescape: invalid URL escape in \"{}\"", s));
+          }
+          out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          out += s[i] == '+' ? ' ' : s[i];
+        }
+      }
+      return Value{out};
+    }
+    if (name == "date" || name == "tz") {
+      RETURN_IF_ERROR_X(want(2));
+      auto* t = std::get_if<tmpl::Time>(&a[1].v);
+      if (t == nullptr) return absl::InvalidArgumentError(fmt::format("{}: {} is not a time", name, str(1)));
+      if (name == "date") return Value{FormatGoTime(t->unix_ms, str(0))};
+      // Only UTC: Vigil has no time zone database at hand (documented).
+      if (str(0) != "UTC" && str(0) != "Etc/UTC") {
+        return absl::InvalidArgumentError(fmt::format("tz: unsupported time zone \"{}\" (only UTC)", str(0)));
+      }
+      return a[1];
+    }
+    if (name == "since") {
+      RETURN_IF_ERROR_X(want(1));
+      auto* t = std::get_if<tmpl::Time>(&a[0].v);
+      if (t == nullptr) return absl::InvalidArgumentError(fmt::format("since: {} is not a time", str(0)));
+      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      return Value{tmpl::Duration{static_cast<double>(now - t->unix_ms) / 1000.0}};
+    }
+    if (name == "toJson") {
+      RETURN_IF_ERROR_X(want(1));
+      std::string out;
+      ToJson(a[0], &out);
+      return Value{out};
+    }
     if (name == "externalURL") return Value{data_.external_url};
     if (name == "pathPrefix") {
       std::string u = data_.external_url;
@@ -1234,6 +1721,13 @@ class Executor {
 
   const TemplateData& data_;
   const TemplateQueryFunc& query_;
+  const tmpl::Defs* own_defs_ = nullptr;
+  const TemplateSet* set_ = nullptr;
+  const bool html_ = false;
+  int depth_ = 0;
+  static constexpr int64_t kMaxSteps = 5'000'000;
+  static constexpr size_t kMaxOutput = 16 << 20;
+  int64_t steps_ = 0;
   std::vector<std::pair<std::string, Value>> vars_;
 };
 
@@ -1245,16 +1739,48 @@ absl::StatusOr<Template> Template::Parse(std::string_view text) {
   if (!root.ok()) return root.status();
   Template t;
   t.root_ = *root;
+  t.defs_ = std::make_shared<const tmpl::Defs>(std::move(p.defs()));
   return t;
 }
 
 absl::StatusOr<std::string> Template::Execute(const TemplateData& data,
                                               const TemplateQueryFunc& query) const {
-  Executor ex(data, query);
+  Executor ex(data, query, defs_.get());
   std::string out;
   absl::Status st = ex.Run(*root_, Value{tmpl::DataRef{&data}}, &out);
   if (!st.ok()) return absl::InvalidArgumentError(fmt::format("template: {}", std::string(st.message())));
   return out;
+}
+
+absl::StatusOr<std::string> Template::ExecuteWith(const tmpl::Value& dot, const TemplateSet* set,
+                                                  bool html) const {
+  Executor ex(dot, defs_.get(), set, html);
+  std::string out;
+  absl::Status st = ex.Run(*root_, dot, &out);
+  if (!st.ok()) return absl::InvalidArgumentError(fmt::format("template: {}", std::string(st.message())));
+  return out;
+}
+
+absl::Status TemplateSet::Add(std::string_view text, std::string_view source) {
+  auto t = Template::Parse(text);
+  if (!t.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", std::string(source), std::string(t.status().message())));
+  }
+  for (const auto& [name, node] : t->defs()) defs_[name] = node;
+  return absl::OkStatus();
+}
+
+const tmpl::Node* TemplateSet::Find(std::string_view name) const {
+  auto it = defs_.find(name);
+  return it == defs_.end() ? nullptr : it->second.get();
+}
+
+absl::StatusOr<std::string> TemplateSet::Execute(std::string_view text, const tmpl::Value& dot,
+                                                 bool html) const {
+  if (text.find("{{") == std::string_view::npos) return std::string(text);
+  auto t = Template::Parse(text);
+  if (!t.ok()) return t.status();
+  return t->ExecuteWith(dot, this, html);
 }
 
 absl::StatusOr<std::string> ExpandTemplate(std::string_view text, const TemplateData& data,
