@@ -1,14 +1,20 @@
 // The alerting role of `vigil server`: the rule manager (rule_files from the config plus
 // rules created through POST /alerts/rules), the built-in notifier (Alertmanager-style
-// routing from `--alertmanager.config.file` or the config's `notify:` section) and
-// forwarding to the external Alertmanagers of `alerting.alertmanagers`.
+// routing from the config's `notify:` section, or `--alertmanager.config.file`, which wins
+// when both are given) and forwarding to the external Alertmanagers of
+// `alerting.alertmanagers`. `global.external_labels` are added to every alert sent to the
+// notifier and to external Alertmanagers (an alert's own labels win), as Prometheus does,
+// and rule templates see them as $externalLabels.
 //
 // Wiring (STYLE.md seams): rules get a query function over promql::Engine and the DB, the
 // DB as their Appendable, and a notify function that feeds the notifier and the forwarder.
 //
 // Lifecycle: construct and Register() the HTTP handlers before the server starts; Start()
-// after storage is open (it needs the DB), Stop() before storage closes. Reload() re-reads
-// the rule files (also used by the rules API after a change).
+// after storage is open (it needs the DB), Stop() before storage closes. Reload() (SIGHUP,
+// POST /-/reload) re-reads the config file, the rule files, the notifier config and its
+// templates; all are validated before anything is applied, so a bad file is refused with
+// the reason and the running configuration stays. Rule and alert-group state survive a
+// reload for what did not change.
 //
 // Thread-safety: Reload() and the HTTP handlers may run concurrently with evaluation.
 #pragma once
@@ -53,7 +59,25 @@ class AlertingService : public Service {
   absl::Status Reload();
 
  private:
+  // Everything a (re)load reads, validated; applying it cannot fail.
+  struct Loaded {
+    std::vector<std::string> rule_globs;
+    int64_t eval_interval_ms = 60'000;
+    model::Labels external_labels;
+    std::vector<std::string> alertmanagers;
+    notify::Config notify;
+    std::string notify_source;  // for the log
+    std::vector<rules::RuleFile> rule_files;
+  };
+  absl::StatusOr<Loaded> Load() const;
+  void Apply(Loaded l);
+  // Re-reads the rule files only (after a change through the rules API).
+  absl::Status ReloadRules();
+  absl::StatusOr<std::vector<rules::RuleFile>> LoadRuleFiles(const std::vector<std::string>& globs) const;
   absl::StatusOr<promql::QueryResult> Query(std::string_view q, int64_t t);
+  // Alerts from rules to the notifier and the external Alertmanagers, with external labels.
+  void Notify(const std::vector<rules::Alert>& alerts);
+  void Forward(const std::vector<notify::Alert>& alerts);
 
   // Hands out appenders of the DB once it is open (rules see only storage::Appendable).
   class DbAppendable : public storage::Appendable {
@@ -70,7 +94,11 @@ class AlertingService : public Service {
   promql::Engine engine_;
   std::unique_ptr<rules::ApiRuleStore> store_;
   std::unique_ptr<notify::Notifier> notifier_;
-  std::unique_ptr<notify::AlertmanagerForwarder> forwarder_;
+  // Replaced on reload when the Alertmanager list changes; rule threads take a reference.
+  std::mutex forward_mu_;
+  std::shared_ptr<notify::AlertmanagerForwarder> forwarder_;
+  std::vector<std::string> forward_urls_;
+  std::shared_ptr<const model::Labels> external_labels_ = std::make_shared<const model::Labels>();
   std::unique_ptr<rules::Manager> manager_;
   std::unique_ptr<http::RulesApi> rules_api_;
   std::unique_ptr<http::AlertmanagerApi> am_api_;

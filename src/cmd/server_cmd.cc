@@ -224,7 +224,6 @@ int RunServer(const ServerConfig& cfg) {
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
   services.Add(std::make_unique<DashboardService>(cfg.storage.path, &dashboards_api));
-  services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
   scrape::ManagerOptions scrape_opts;
   scrape_opts.exemplars = &exemplars;
   scrape_opts.on_metadata = feed_metadata;
@@ -249,7 +248,11 @@ int RunServer(const ServerConfig& cfg) {
       [storage_ptr]() -> storage::DB* { return storage_ptr->db(); }});
   alerting->Register(&router);
   AlertingService* alerting_ptr = alerting.get();
+  targets_api.AddReloader([alerting_ptr] { return alerting_ptr->Reload(); });
   services.Add(std::move(alerting));
+  // Ready last, once the configuration (scrape jobs, rules, notifier) is loaded, as
+  // Prometheus is; stopped first, so writes end before the other roles stop.
+  services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
 
   if (absl::Status s = services.StartAll(); !s.ok()) {
     VLOG_ERROR("main", "FATAL: {}", Msg(s));
@@ -263,7 +266,7 @@ int RunServer(const ServerConfig& cfg) {
     VLOG_INFO("main", "received SIGHUP; reloading the configuration");
     (void)scrape_ptr->Reload();  // a refused reload is logged; the old config keeps running
     if (absl::Status rs = alerting_ptr->Reload(); !rs.ok()) {
-      VLOG_ERROR("main", "reloading rules: {}", Msg(rs));
+      VLOG_ERROR("main", "reloading rules and notifier: {}", Msg(rs));
     }
   }
   VLOG_INFO("main", "received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -142,7 +142,8 @@ class Parser {
     if (root.IsNull()) return cfg;
     if (auto s = CheckKeys(root, "config", {"global", "scrape_configs", "scrape_config_files",
                                             "rule_files", "alerting", "remote_write",
-                                            "remote_read", "storage", "tracing", "limits"});
+                                            "remote_read", "storage", "tracing", "limits",
+                                            "notify"});
         !s.ok()) {
       return s;
     }
@@ -167,6 +168,7 @@ class Parser {
       raw("alerting", &cfg.alerting_yaml);
       raw("remote_write", &cfg.remote_write_yaml);
       raw("remote_read", &cfg.remote_read_yaml);
+      raw("notify", &cfg.notify_yaml);
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(fmt::format("{}:{}:{}: {}", filename_, e.mark.line + 1,
                                                     e.mark.column + 1, e.msg));

@@ -2,8 +2,9 @@
 //
 // Prometheus's sections keep their names and meaning (`global`, `scrape_configs`,
 // `rule_files`, `alerting`, `remote_write`, `remote_read`, `storage.tsdb`); Vigil adds
-// `limits` (cardinality guard). Sections that later modules own are kept as YAML text
-// until those modules parse them, so a config that works for Prometheus loads here.
+// `limits` (cardinality guard) and `notify` (the built-in notifier, in Alertmanager's
+// format). Sections that later modules own are kept as YAML text until those modules parse
+// them, so a config that works for Prometheus loads here.
 // Unknown keys are errors, as in Prometheus, and every error names the file, line and
 // column: "prometheus.yml:3:1: unknown field \"scrap_configs\" in config".
 //
@@ -50,6 +51,8 @@ struct Config {
   std::string alerting_yaml;
   std::string remote_write_yaml;
   std::string remote_read_yaml;
+  // `notify:` (Alertmanager's configuration format), parsed by notify/ from the file itself.
+  std::string notify_yaml;
 };
 
 // Parses `yaml`; `filename` is only used in error messages. Empty input is the default config.

@@ -149,13 +149,20 @@ void TargetsApi::Metadata(const Request& req, Response* resp) const {
 }
 
 void TargetsApi::Reload(const Request&, Response* resp) const {
-  if (!reload_) {
+  if (!reload_ && extra_reloads_.empty()) {
     resp->Text(500, "failed to reload config: reloading is not available\n");
     return;
   }
-  absl::Status s = reload_();
-  if (!s.ok()) {
-    resp->Text(500, fmt::format("failed to reload config: {}\n", std::string(s.message())));
+  // Every part is reloaded even when an earlier one fails, as Prometheus's reloaders are.
+  std::string errors;
+  if (reload_) {
+    if (absl::Status s = reload_(); !s.ok()) errors = std::string(s.message());
+  }
+  for (const ReloadFn& fn : extra_reloads_) {
+    if (absl::Status s = fn(); !s.ok()) errors += (errors.empty() ? "" : "; ") + std::string(s.message());
+  }
+  if (!errors.empty()) {
+    resp->Text(500, fmt::format("failed to reload config: {}\n", errors));
     return;
   }
   resp->Text(200, "");

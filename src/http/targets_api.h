@@ -6,8 +6,8 @@
 //         scrapeTimeout}], "droppedTargets":[{discoveredLabels}]}
 //   GET /api/v1/targets/metadata?match_target=<selector>&metric=<name>&limit=<n>
 //       [{target, metric (omitted when `metric` is given), type, help, unit}]
-//   POST|PUT /-/reload   runs the reload function; 200 on success, 500 with the reason
-//       (the old configuration keeps running).
+//   POST|PUT /-/reload   runs the reload functions (scrape's, then those added with
+//       AddReloader); 200 on success, 500 with the reasons (what failed keeps running).
 //
 // Thread-safety: handlers run concurrently; the manager is thread-safe. Attach() before
 // the server starts, or while it runs (requests before it see empty lists).
@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <functional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "http/server.h"
@@ -37,6 +38,10 @@ class TargetsApi {
 
   // Registers the routes; `with_reload` also registers /-/reload.
   void Register(Router* router, bool with_reload = true);
+  // Another part of the configuration that /-/reload reloads too (rules and notifier), run
+  // after the scrape reload; the request fails with every reason if any part fails. Call
+  // before the server starts.
+  void AddReloader(ReloadFn fn) { extra_reloads_.push_back(std::move(fn)); }
 
  private:
   void Targets(const Request& req, Response* resp) const;
@@ -45,6 +50,7 @@ class TargetsApi {
 
   std::atomic<scrape::Manager*> manager_{nullptr};
   ReloadFn reload_;
+  std::vector<ReloadFn> extra_reloads_;
 };
 
 }  // namespace vigil::http

@@ -1,12 +1,15 @@
 #include "notify/config.h"
 
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 
 #include "config/units.h"
+#include "notify/templates.h"
+#include "rules/template.h"
 #include "fmt/format.h"
 #include "yaml-cpp/yaml.h"
 
@@ -55,6 +58,17 @@ class Parser {
     auto d = config::ParseDuration(Str(n));
     if (!d.ok()) Fail(n, fmt::format("not a valid duration string: \"{}\"", n.Scalar()));
     return *d;
+  }
+  // A template field: must parse (its position is the field's value).
+  std::string CheckTemplate(const YAML::Node& n, std::string_view field) {
+    std::string v = Str(n);
+    auto t = rules::Template::Parse(v);
+    if (!t.ok()) Fail(n, fmt::format("{}: {}", field, std::string(t.status().message())));
+    return v;
+  }
+  std::string Tmpl(const YAML::Node& parent, const char* key, std::string def) {
+    if (!parent[key]) return def;
+    return CheckTemplate(parent[key], key);
   }
   std::vector<std::string> StrList(const YAML::Node& n) {
     std::vector<std::string> out;
@@ -145,46 +159,101 @@ class Parser {
       r.webhooks.push_back(c);
     }
     for (const auto& w : n["slack_configs"]) {
-      Keys(w, {"api_url", "channel", "username", "title", "text", "send_resolved", "http_config"},
+      Keys(w, {"api_url", "channel", "username", "color", "title", "title_link", "pretext", "text",
+               "fallback", "footer", "icon_emoji", "icon_url", "send_resolved", "http_config"},
            "config.SlackConfig");
       SlackConfig c;
       c.api_url = w["api_url"] ? Str(w["api_url"]) : get("slack_api_url");
       if (c.api_url.empty()) Fail(w, "no global Slack API URL set");
-      if (w["channel"]) c.channel = Str(w["channel"]);
-      if (w["username"]) c.username = Str(w["username"]);
-      if (w["title"]) c.title = Str(w["title"]);
-      if (w["text"]) c.text = Str(w["text"]);
+      // Defaults as Alertmanager's: each field calls its default template.
+      c.username = Tmpl(w, "username", R"({{ template "slack.default.username" . }})");
+      c.color = Tmpl(w, "color", R"({{ template "slack.default.color" . }})");
+      c.title = Tmpl(w, "title", R"({{ template "slack.default.title" . }})");
+      c.title_link = Tmpl(w, "title_link", R"({{ template "slack.default.titlelink" . }})");
+      c.pretext = Tmpl(w, "pretext", R"({{ template "slack.default.pretext" . }})");
+      c.text = Tmpl(w, "text", R"({{ template "slack.default.text" . }})");
+      c.fallback = Tmpl(w, "fallback", R"({{ template "slack.default.fallback" . }})");
+      c.footer = Tmpl(w, "footer", R"({{ template "slack.default.footer" . }})");
+      c.icon_emoji = Tmpl(w, "icon_emoji", R"({{ template "slack.default.iconemoji" . }})");
+      c.icon_url = Tmpl(w, "icon_url", R"({{ template "slack.default.iconurl" . }})");
+      c.channel = Tmpl(w, "channel", "");
       if (w["send_resolved"]) c.send_resolved = Bool(w["send_resolved"]);
       r.slacks.push_back(c);
     }
     for (const auto& w : n["pagerduty_configs"]) {
-      Keys(w, {"routing_key", "service_key", "url", "severity", "description", "send_resolved",
-               "http_config"},
+      Keys(w, {"routing_key", "service_key", "url", "severity", "description", "client", "client_url",
+               "details", "source", "component", "group", "class", "send_resolved", "http_config"},
            "config.PagerdutyConfig");
       PagerDutyConfig c;
-      if (w["routing_key"]) c.routing_key = Str(w["routing_key"]);
+      c.routing_key = Tmpl(w, "routing_key", "");
       if (c.routing_key.empty()) Fail(w, "missing routing_key in PagerDuty config");
       c.url = w["url"] ? Str(w["url"]) : get("pagerduty_url");
       if (c.url.empty()) c.url = "https://events.pagerduty.com/v2/enqueue";
-      if (w["severity"]) c.severity = Str(w["severity"]);
-      if (w["description"]) c.description = Str(w["description"]);
+      c.severity = Tmpl(w, "severity", "error");
+      c.description = Tmpl(w, "description", R"({{ template "pagerduty.default.description" . }})");
+      c.client = Tmpl(w, "client", R"({{ template "pagerduty.default.client" . }})");
+      c.client_url = Tmpl(w, "client_url", R"({{ template "pagerduty.default.clientURL" . }})");
+      c.source = Tmpl(w, "source", c.client);
+      c.component = Tmpl(w, "component", "");
+      c.group = Tmpl(w, "group", "");
+      c.class_ = Tmpl(w, "class", "");
+      c.details = {{"firing", R"({{ template "pagerduty.default.instances" .Alerts.Firing }})"},
+                   {"resolved", R"({{ template "pagerduty.default.instances" .Alerts.Resolved }})"},
+                   {"num_firing", "{{ .Alerts.Firing | len }}"},
+                   {"num_resolved", "{{ .Alerts.Resolved | len }}"}};
+      if (w["details"]) {
+        // Given details replace the defaults key by key, as in Alertmanager.
+        if (!w["details"].IsMap()) Fail(w["details"], "details must be a map");
+        for (const auto& kv : w["details"]) {
+          const std::string k = kv.first.Scalar();
+          const std::string v = CheckTemplate(kv.second, "details");
+          bool replaced = false;
+          for (auto& d : c.details) {
+            if (d.first == k) {
+              d.second = v;
+              replaced = true;
+            }
+          }
+          if (!replaced) c.details.emplace_back(k, v);
+        }
+      }
       if (w["send_resolved"]) c.send_resolved = Bool(w["send_resolved"]);
       r.pagerduties.push_back(c);
     }
     for (const auto& w : n["email_configs"]) {
       Keys(w, {"to", "from", "smarthost", "auth_username", "auth_password", "require_tls",
-               "send_resolved", "headers"},
+               "send_resolved", "headers", "html", "text", "hello", "auth_identity", "auth_secret",
+               "tls_config"},
            "config.EmailConfig");
       EmailConfig c;
-      c.to = Str(w["to"]);
-      c.from = w["from"] ? Str(w["from"]) : get("smtp_from");
+      if (!w["to"]) Fail(w, "missing to address in email config");
+      c.to = CheckTemplate(w["to"], "to");
+      c.from = w["from"] ? CheckTemplate(w["from"], "from") : get("smtp_from");
       c.smarthost = w["smarthost"] ? Str(w["smarthost"]) : get("smtp_smarthost");
       c.auth_username = w["auth_username"] ? Str(w["auth_username"]) : get("smtp_auth_username");
       c.auth_password = w["auth_password"] ? Str(w["auth_password"]) : get("smtp_auth_password");
       std::string tls = w["require_tls"] ? Str(w["require_tls"]) : get("smtp_require_tls");
       c.require_tls = tls != "false";
       if (w["send_resolved"]) c.send_resolved = Bool(w["send_resolved"]);
-      if (w["headers"] && w["headers"]["Subject"]) c.subject = Str(w["headers"]["Subject"]);
+      c.subject = R"({{ template "email.default.subject" . }})";
+      if (w["headers"]) {
+        if (!w["headers"].IsMap()) Fail(w["headers"], "headers must be a map");
+        for (const auto& kv : w["headers"]) {
+          std::string k = kv.first.Scalar();
+          const std::string v = CheckTemplate(kv.second, "headers");
+          std::string lower = k;
+          for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (lower == "subject") {
+            c.subject = v;
+          } else if (lower == "to" || lower == "from") {
+            (lower == "to" ? c.to : c.from) = v;
+          } else {
+            c.headers.emplace_back(k, v);
+          }
+        }
+      }
+      c.html = Tmpl(w, "html", R"({{ template "email.default.html" . }})");
+      c.text = Tmpl(w, "text", "");
       if (c.smarthost.empty()) Fail(w, "no global SMTP smarthost set");
       if (c.from.empty()) Fail(w, "no global SMTP from set");
       r.emails.push_back(c);
@@ -192,7 +261,25 @@ class Parser {
     return r;
   }
 
-  std::vector<IntRange> Ranges(const YAML::Node& n, const std::map<std::string, int>& names) {
+  // Ranges "a" or "a:b" of names or numbers within [min, max]. Days of the month may count
+  // from the end (negative); everything else must run forwards, as Alertmanager checks.
+  std::vector<IntRange> Ranges(const YAML::Node& n, const std::map<std::string, int>& names,
+                               std::string_view what, int min, int max) {
+    std::vector<IntRange> out = RawRanges(n, names);
+    for (const auto& r : out) {
+      for (int v : {r.lo, r.hi}) {
+        if (v < min || v > max || (what == "day of month" && v == 0)) {
+          Fail(n, fmt::format("{} {} out of range [{}, {}]", what, v, min, max));
+        }
+      }
+      if ((r.lo >= 0) == (r.hi >= 0) && r.lo > r.hi) {
+        Fail(n, fmt::format("{} range {}:{} runs backwards (start after end)", what, r.lo, r.hi));
+      }
+    }
+    return out;
+  }
+
+  std::vector<IntRange> RawRanges(const YAML::Node& n, const std::map<std::string, int>& names) {
     std::vector<IntRange> out;
     for (const auto& s : StrList(n)) {
       auto one = [&](std::string v) -> int {
@@ -240,10 +327,10 @@ class Parser {
         };
         ti.times.push_back({minute(tr["start_time"]), minute(tr["end_time"])});
       }
-      if (i["weekdays"]) ti.weekdays = Ranges(i["weekdays"], kDays);
-      if (i["days_of_month"]) ti.days_of_month = Ranges(i["days_of_month"], {});
-      if (i["months"]) ti.months = Ranges(i["months"], kMonths);
-      if (i["years"]) ti.years = Ranges(i["years"], {});
+      if (i["weekdays"]) ti.weekdays = Ranges(i["weekdays"], kDays, "weekday", 0, 6);
+      if (i["days_of_month"]) ti.days_of_month = Ranges(i["days_of_month"], {}, "day of month", -31, 31);
+      if (i["months"]) ti.months = Ranges(i["months"], kMonths, "month", 1, 12);
+      if (i["years"]) ti.years = Ranges(i["years"], {}, "year", 1, 9999);
       t.intervals.push_back(std::move(ti));
     }
     return t;
@@ -287,6 +374,10 @@ class Parser {
       }
     }
     if (root["alertmanagers"]) c.alertmanagers = StrList(root["alertmanagers"]);
+    if (root["templates"]) c.template_files = StrList(root["templates"]);
+    auto set = LoadTemplates(c.template_files, BaseDir());
+    if (!set.ok()) Fail(root["templates"] ? root["templates"] : root, std::string(set.status().message()));
+    c.templates = *set;
     // Every receiver a route names must exist, and every time interval.
     std::function<void(const Route&, const YAML::Node&)> check = [&](const Route& r, const YAML::Node& at) {
       bool found = false;
@@ -306,6 +397,10 @@ class Parser {
   }
 
  private:
+  std::string BaseDir() const {
+    std::string d = std::filesystem::path(std::string(file_)).parent_path().string();
+    return d.empty() ? "." : d;
+  }
   std::string_view file_;
 };
 
@@ -405,6 +500,23 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml, std::string_view filen
     YAML::Node root = YAML::Load(std::string(yaml));
     Parser p(filename);
     return p.Run(root);
+  } catch (const ConfigError& e) {
+    return absl::InvalidArgumentError(e.msg);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", filename, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+}
+
+absl::StatusOr<Config> ParseConfigSection(std::string_view file_yaml, std::string_view section,
+                                          std::string_view filename) {
+  try {
+    YAML::Node root = YAML::Load(std::string(file_yaml));
+    if (!root.IsMap() || !root[std::string(section)]) {
+      return absl::NotFoundError(fmt::format("{}: no {} section", filename, section));
+    }
+    Parser p(filename);
+    return p.Run(root[std::string(section)]);
   } catch (const ConfigError& e) {
     return absl::InvalidArgumentError(e.msg);
   } catch (const YAML::Exception& e) {

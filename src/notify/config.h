@@ -9,6 +9,7 @@
 //   inhibit_rules: [{source_matchers, target_matchers, source_match(_re), target_match(_re), equal}]
 //   time_intervals / mute_time_intervals: [{name, time_intervals: [{times, weekdays,
 //           days_of_month, months, years}]}]   (UTC)
+//   templates: [glob, ...]   files of {{ define "name" }} blocks (notify/templates.h)
 //
 // Plus `alertmanagers`: URLs of external Alertmanagers that receive every alert (from
 // prometheus.yml's `alerting.alertmanagers[].static_configs[].targets`).
@@ -27,37 +28,63 @@
 #include "model/labels.h"
 #include "model/matcher.h"
 
+namespace vigil::rules {
+class TemplateSet;
+}
+
 namespace vigil::notify {
 
+// Text fields marked "template" are Alertmanager-style Go templates over the notification
+// data (notify/templates.h); their defaults call the default templates by Alertmanager's
+// names ("slack.default.title", "email.default.html", ...).
 struct WebhookConfig {
   std::string url;
   bool send_resolved = true;
   int max_alerts = 0;
+  bool operator==(const WebhookConfig&) const = default;
 };
 struct SlackConfig {
   std::string api_url;
-  std::string channel;
-  std::string username;
-  std::string title;  // templates over the notification data (see receivers.h)
-  std::string text;
+  std::string channel;    // template
+  std::string username;   // template
+  std::string color;      // template
+  std::string title;      // template
+  std::string title_link; // template
+  std::string pretext;    // template
+  std::string text;       // template
+  std::string fallback;   // template
+  std::string footer;     // template
+  std::string icon_emoji; // template
+  std::string icon_url;   // template
   bool send_resolved = false;
+  bool operator==(const SlackConfig&) const = default;
 };
 struct PagerDutyConfig {
-  std::string routing_key;
+  std::string routing_key;  // template
   std::string url;
-  std::string severity = "error";
-  std::string description;
+  std::string severity;     // template
+  std::string description;  // template
+  std::string client;       // template
+  std::string client_url;   // template
+  std::string source;       // template
+  std::string component, group, class_;  // templates
+  std::vector<std::pair<std::string, std::string>> details;  // values are templates
   bool send_resolved = true;
+  bool operator==(const PagerDutyConfig&) const = default;
 };
 struct EmailConfig {
-  std::string to;
-  std::string from;
+  std::string to;    // template
+  std::string from;  // template
   std::string smarthost;  // host:port
   std::string auth_username;
   std::string auth_password;
   bool require_tls = true;
-  std::string subject;
+  std::string subject;  // template (the Subject header)
+  std::string html;     // template
+  std::string text;     // template
+  std::vector<std::pair<std::string, std::string>> headers;  // other headers; templates
   bool send_resolved = false;
+  bool operator==(const EmailConfig&) const = default;
 };
 
 struct Receiver {
@@ -117,11 +144,21 @@ struct Config {
   std::vector<InhibitRule> inhibit_rules;
   std::vector<NamedTimeInterval> time_intervals;
   std::vector<std::string> alertmanagers;  // base URLs, e.g. http://127.0.0.1:9093
+  // `templates:` globs as written, and the default templates plus those files' {{ define }}s
+  // (never null after ParseConfig).
+  std::vector<std::string> template_files;
+  std::shared_ptr<const rules::TemplateSet> templates;
 };
 
-// Parses Alertmanager YAML. `filename` is for messages.
+// Parses Alertmanager YAML. `filename` is for messages, and `templates:` globs are relative
+// to its directory (as Alertmanager resolves them against its config file). Every template
+// field is parsed here, so a syntax error refuses the config with its position.
 absl::StatusOr<Config> ParseConfig(std::string_view yaml, std::string_view filename);
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+// Parses the `section` key of a larger YAML file (Vigil's config's `notify:`), with errors
+// at their line and column in that file. NotFound when the file has no such key.
+absl::StatusOr<Config> ParseConfigSection(std::string_view file_yaml, std::string_view section,
+                                          std::string_view filename);
 // Reads `alerting.alertmanagers` from prometheus.yml's raw `alerting` section into URLs
 // (scheme + target + path_prefix).
 absl::StatusOr<std::vector<std::string>> ParseAlertmanagersSection(std::string_view alerting_yaml);

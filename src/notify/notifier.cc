@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "notify/templates.h"
 #include "fmt/format.h"
 #include "simdjson.h"
 
@@ -116,18 +117,32 @@ class Notifier::Integration {
       }
       case kSlack: {
         const SlackConfig& c = receiver.slacks[index_];
-        return owner_->opts_.http_post(c.api_url, SlackPayload(n, c));
+        auto body = SlackPayload(n, c);
+        if (!body.ok()) return Permanent(body.status());
+        return owner_->opts_.http_post(c.api_url, *body);
       }
       case kPagerDuty: {
         const PagerDutyConfig& c = receiver.pagerduties[index_];
-        return owner_->opts_.http_post(c.url, PagerDutyPayload(n, c));
+        auto body = PagerDutyPayload(n, c);
+        if (!body.ok()) return Permanent(body.status());
+        return owner_->opts_.http_post(c.url, *body);
       }
       case kEmail: {
         const EmailConfig& c = receiver.emails[index_];
-        return owner_->opts_.smtp_send(c, EmailMessage(n, c));
+        auto env = EmailEnvelope(n, c);
+        if (!env.ok()) return Permanent(env.status());
+        auto msg = EmailMessage(n, c);
+        if (!msg.ok()) return Permanent(msg.status());
+        return owner_->opts_.smtp_send(c, *env, *msg);
       }
     }
     return absl::OkStatus();
+  }
+
+  // A notification that cannot be built (a template fails) is not retried: it would fail
+  // the same way every time.
+  static absl::Status Permanent(const absl::Status& s) {
+    return absl::FailedPreconditionError(fmt::format("cannot build notification: {}", std::string(s.message())));
   }
 
   void Loop() {
@@ -151,13 +166,22 @@ class Notifier::Integration {
         if (st.ok()) break;
         owner_->failed_->WithLabelValues(lv)->Inc();
         VLOG_WARN("notify", "{}: attempt {} failed: {}", name_, attempt + 1, std::string(st.message()));
+        if (absl::IsFailedPrecondition(st)) break;
         std::unique_lock<std::mutex> l2(mu_);
         if (cv_.wait_for(l2, std::chrono::milliseconds(backoff), [this] { return stop_; })) break;
         backoff = std::min<int64_t>(backoff * 2, 60'000);
       }
       if (st.ok()) {
+        // Delay from an alert's start (the evaluation that made it fire) to its first
+        // successful notification here: the notifier's share of the alert latency.
+        const int64_t sent_at = owner_->Now();
         std::lock_guard<std::mutex> l(owner_->mu_);
         auto& e = owner_->nflog_[j.log_key];
+        for (const Alert& a : j.n.alerts) {
+          if (!a.Resolved(j.n.now_ms) && e.firing.count(a.Fingerprint()) == 0 && a.starts_at_ms > 0) {
+            owner_->first_delay_->Observe(std::max<double>(0, static_cast<double>(sent_at - a.starts_at_ms) / 1000.0));
+          }
+        }
         e.firing = j.firing;
         e.resolved = j.resolved;
         e.sent_at_ms = j.n.now_ms;
@@ -198,6 +222,13 @@ Notifier::Notifier(NotifierOptions opts, Config config)
   latency_ = reg->NewHistogramFamily("vigil_notification_latency_seconds",
                                      "Duration of notification attempts.", {"integration", "receiver"},
                                      metrics::DefaultDurationBuckets());
+  first_delay_ = reg->NewHistogramFamily("vigil_alert_first_notification_delay_seconds",
+                                         "Time from an alert's start (the evaluation that fired it) to "
+                                         "its first successful notification, per integration.",
+                                         {}, metrics::DefaultDurationBuckets())
+                     ->WithLabelValues({});
+  reloads_ = reg->NewCounter("vigil_notifier_config_applied_total",
+                             "Notifier configurations applied (startup and reloads).");
   ApplyConfig(config_);
 }
 
@@ -205,19 +236,84 @@ Notifier::~Notifier() { Stop(); }
 
 int64_t Notifier::Now() const { return opts_.now_ms ? opts_.now_ms() : WallMs(); }
 
+namespace {
+
+void RoutesById(const notify::Route& r, std::map<std::string, const notify::Route*>* out) {
+  (*out)[r.id] = &r;
+  for (const auto& c : r.routes) RoutesById(c, out);
+}
+
+// Whether an aggregation group of route `a` can continue as one of route `b`.
+bool SameGrouping(const notify::Route& a, const notify::Route& b) {
+  return a.receiver == b.receiver && a.group_by == b.group_by && a.group_by_all == b.group_by_all;
+}
+
+// Whether integration `index` of type `type` is configured identically in both receivers.
+bool SameIntegration(const Receiver& a, const Receiver& b, std::string_view type, size_t i) {
+  if (a.name != b.name) return false;
+  if (type == "webhook") return i < a.webhooks.size() && i < b.webhooks.size() && a.webhooks[i] == b.webhooks[i];
+  if (type == "slack") return i < a.slacks.size() && i < b.slacks.size() && a.slacks[i] == b.slacks[i];
+  if (type == "pagerduty") {
+    return i < a.pagerduties.size() && i < b.pagerduties.size() && a.pagerduties[i] == b.pagerduties[i];
+  }
+  if (type == "email") return i < a.emails.size() && i < b.emails.size() && a.emails[i] == b.emails[i];
+  return false;
+}
+
+}  // namespace
+
 void Notifier::ApplyConfig(Config config) {
-  std::map<std::string, std::unique_ptr<Integration>> old;
+  if (!config.templates) config.templates = DefaultTemplateSet();
+  std::map<std::string, std::unique_ptr<Integration>> retired;
+  size_t kept_groups = 0, dropped_groups = 0, kept_integrations = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    Config old = std::move(config_);  // alive until the end of this block: groups point into it
     config_ = std::move(config);
-    groups_.clear();  // they point into the old route tree; rebuilt on the next tick
-    old.swap(integrations_);
+    // Aggregation groups of unchanged routes carry on (their timers and alerts); the others
+    // end, and their alerts form new groups on the next tick. The notification log is kept
+    // either way, so an alert already notified is not notified again.
+    std::map<std::string, const notify::Route*> fresh;
+    RoutesById(config_.route, &fresh);
+    for (auto it = groups_.begin(); it != groups_.end();) {
+      Group& g = *it->second;
+      auto r = fresh.find(g.route->id);
+      if (r == fresh.end() || !SameGrouping(*g.route, *r->second)) {
+        it = groups_.erase(it);
+        ++dropped_groups;
+        continue;
+      }
+      g.route = r->second;
+      // Alerts that the new tree routes elsewhere leave the group.
+      for (auto fp = g.fps.begin(); fp != g.fps.end();) {
+        auto a = alerts_.find(*fp);
+        bool still = false;
+        if (a != alerts_.end()) {
+          std::vector<const notify::Route*> routes;
+          Route(a->second.labels, config_.route, &routes);
+          still = std::find(routes.begin(), routes.end(), g.route) != routes.end();
+        }
+        fp = still ? std::next(fp) : g.fps.erase(fp);
+      }
+      ++kept_groups;
+      ++it;
+    }
+    // Integrations configured as before keep their sender thread and queue.
+    std::map<std::string, std::unique_ptr<Integration>> integrations;
     for (const Receiver& r : config_.receivers) {
       auto add = [&](Integration::Kind k, size_t n, const char* type) {
         for (size_t i = 0; i < n; ++i) {
-          auto in = std::make_unique<Integration>(this, fmt::format("{}/{}/{}", r.name, type, i), k, i);
+          const std::string name = fmt::format("{}/{}/{}", r.name, type, i);
+          auto prev = integrations_.find(name);
+          if (prev != integrations_.end() && SameIntegration(prev->second->receiver, r, type, i)) {
+            integrations[name] = std::move(prev->second);
+            integrations_.erase(prev);
+            ++kept_integrations;
+            continue;
+          }
+          auto in = std::make_unique<Integration>(this, name, k, i);
           in->receiver = r;
-          integrations_[in->name()] = std::move(in);
+          integrations[name] = std::move(in);
         }
       };
       add(Integration::kWebhook, r.webhooks.size(), "webhook");
@@ -225,8 +321,16 @@ void Notifier::ApplyConfig(Config config) {
       add(Integration::kPagerDuty, r.pagerduties.size(), "pagerduty");
       add(Integration::kEmail, r.emails.size(), "email");
     }
+    retired.swap(integrations_);
+    integrations_ = std::move(integrations);
+    AssignLocked(Now());
   }
-  old.clear();  // joins the old sender threads outside the lock
+  reloads_->Inc();
+  if (kept_groups + dropped_groups + kept_integrations + retired.size() > 0) {
+    VLOG_INFO("notify", "configuration applied: {} alert group(s) kept, {} ended; {} integration(s) kept, {} replaced or removed",
+              kept_groups, dropped_groups, kept_integrations, retired.size());
+  }
+  retired.clear();  // joins the retired sender threads outside the lock
 }
 
 absl::Status Notifier::Start() {
@@ -433,6 +537,7 @@ void Notifier::FlushGroup(Group& g, int64_t now) {
     j.n.group_key = g.key;
     j.n.external_url = opts_.external_url;
     j.n.now_ms = now;
+    j.n.templates = config_.templates;
     for (const auto& a : alerts) {
       if (send_resolved || !a.Resolved(now)) j.n.alerts.push_back(a);
     }

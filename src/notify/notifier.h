@@ -35,6 +35,7 @@
 #include "base/metrics.h"
 #include "model/labels.h"
 #include "notify/config.h"
+#include "rules/template.h"
 
 namespace vigil::notify {
 
@@ -103,13 +104,18 @@ struct Notification {
   std::vector<Alert> alerts;
   int64_t now_ms = 0;
   int64_t truncated_alerts = 0;
+  // The templates the receiver's fields call; null means the default templates.
+  std::shared_ptr<const rules::TemplateSet> templates;
 };
 
-// Payload builders (exposed for tests).
+// Payload builders (exposed for tests). Template fields are expanded over the
+// notification; a template that fails to run is an error naming the field.
 std::string WebhookPayload(const Notification& n);
-std::string SlackPayload(const Notification& n, const SlackConfig& c);
-std::string PagerDutyPayload(const Notification& n, const PagerDutyConfig& c);
-std::string EmailMessage(const Notification& n, const EmailConfig& c);
+absl::StatusOr<std::string> SlackPayload(const Notification& n, const SlackConfig& c);
+absl::StatusOr<std::string> PagerDutyPayload(const Notification& n, const PagerDutyConfig& c);
+absl::StatusOr<std::string> EmailMessage(const Notification& n, const EmailConfig& c);
+// The default templates alone (shared, loaded once).
+std::shared_ptr<const rules::TemplateSet> DefaultTemplateSet();
 // Alertmanager API v2 alert list (POST /api/v2/alerts body).
 std::string AlertsV2Json(const std::vector<Alert>& alerts);
 // RFC 3339 with milliseconds in UTC, as Alertmanager writes times.
@@ -119,9 +125,17 @@ void AppendJsonString(std::string* out, std::string_view s);
 
 // The transport: POST of a JSON body, and SMTP. Tests and cmd use the libcurl ones.
 using HttpPostFunc = std::function<absl::Status(const std::string& url, const std::string& body)>;
-using SmtpSendFunc = std::function<absl::Status(const EmailConfig& c, const std::string& message)>;
+// The SMTP envelope: sender and recipients after template expansion.
+struct SmtpEnvelope {
+  std::string from;
+  std::vector<std::string> to;
+};
+using SmtpSendFunc = std::function<absl::Status(const EmailConfig& c, const SmtpEnvelope& env,
+                                                const std::string& message)>;
+// Builds the envelope of an e-mail notification (expands `to` and `from`).
+absl::StatusOr<SmtpEnvelope> EmailEnvelope(const Notification& n, const EmailConfig& c);
 absl::Status CurlHttpPost(const std::string& url, const std::string& body);
-absl::Status CurlSmtpSend(const EmailConfig& c, const std::string& message);
+absl::Status CurlSmtpSend(const EmailConfig& c, const SmtpEnvelope& env, const std::string& message);
 
 struct NotifierOptions {
   std::string data_dir;  // notify/ state (silences, notification log); empty: memory only
@@ -156,6 +170,10 @@ class Notifier {
   absl::Status Start();
   void Stop();
 
+  // Switches to `config` (a reload). Aggregation groups of routes whose receiver and
+  // grouping are unchanged keep their alerts and timers; integrations configured as before
+  // keep their sender and queue; alerts, silences and the notification log always stay, so
+  // a reload neither re-pages nor forgets. The config must come from ParseConfig (valid).
   void ApplyConfig(Config config);
   // Adds or refreshes alerts (merged by fingerprint).
   void Receive(const std::vector<Alert>& alerts);
@@ -206,6 +224,8 @@ class Notifier {
   metrics::CounterFamily* sent_ = nullptr;
   metrics::CounterFamily* failed_ = nullptr;
   metrics::HistogramFamily* latency_ = nullptr;
+  metrics::Histogram* first_delay_ = nullptr;
+  metrics::Counter* reloads_ = nullptr;
 };
 
 // Forwards every alert to external Alertmanagers (POST <url>/api/v2/alerts), on its own

@@ -7,7 +7,9 @@
 #include <random>
 
 #include "fmt/format.h"
+#include "base/log.h"
 #include "notify/notifier.h"
+#include "notify/templates.h"
 
 namespace vigil::notify {
 namespace {
@@ -26,19 +28,6 @@ void AppendLabelsObject(std::string* out, const model::Labels& l) {
 }
 
 std::string AlertStatusText(const Alert& a, int64_t now) { return a.Resolved(now) ? "resolved" : "firing"; }
-
-std::string Summary(const Notification& n) {
-  std::string s = fmt::format("[{}", n.status == "firing" ? "FIRING" : "RESOLVED");
-  if (n.status == "firing") {
-    int firing = 0;
-    for (const auto& a : n.alerts) firing += a.Resolved(n.now_ms) ? 0 : 1;
-    s += fmt::format(":{}", firing);
-  }
-  s += "] ";
-  for (const auto& l : n.group_labels) s += l.value + " ";
-  if (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
 
 size_t Discard(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
 
@@ -138,75 +127,257 @@ std::string WebhookPayload(const Notification& n) {
   return o;
 }
 
-std::string SlackPayload(const Notification& n, const SlackConfig& c) {
-  std::string text = c.text;
-  if (text.empty()) {
-    for (const auto& a : n.alerts) {
-      std::string_view summary = a.annotations.Get("summary");
-      text += fmt::format("{} {}\n", a.labels.Get("alertname"),
-                          summary.empty() ? a.annotations.Get("description") : summary);
+std::shared_ptr<const rules::TemplateSet> DefaultTemplateSet() {
+  static const std::shared_ptr<const rules::TemplateSet> set = [] {
+    auto s = LoadTemplates({}, "");
+    if (!s.ok()) {
+      VLOG_ERROR("notify", "BUG: default templates: {}", std::string(s.status().message()));
+      return std::make_shared<const rules::TemplateSet>();
+    }
+    return *s;
+  }();
+  return set;
+}
+
+namespace {
+
+// Expands the template fields of one notification.
+class Expander {
+ public:
+  Expander(const Notification& n, std::string_view kind)
+      : set_(n.templates ? n.templates : DefaultTemplateSet()), data_(TemplateData(n)), kind_(kind) {}
+  absl::StatusOr<std::string> operator()(std::string_view field, std::string_view text, bool html = false) const {
+    return ExpandField(*set_, fmt::format("{} {}", kind_, field), text, data_, html);
+  }
+
+ private:
+  std::shared_ptr<const rules::TemplateSet> set_;
+  rules::tmpl::Value data_;
+  std::string_view kind_;
+};
+
+#define ASSIGN_OR_RETURN_NOTIFY(lhs, expr) \
+  auto lhs##_or = (expr);                   \
+  if (!lhs##_or.ok()) return lhs##_or.status(); \
+  const std::string& lhs = *lhs##_or
+
+void AppendField(std::string* o, std::string_view key, const std::string& value, bool* first) {
+  if (value.empty()) return;  // omitted when empty, as Slack's API (and Alertmanager) do
+  if (!*first) *o += ',';
+  *first = false;
+  AppendJsonString(o, key);
+  *o += ':';
+  AppendJsonString(o, value);
+}
+
+// Truncates to at most `n` bytes without splitting a UTF-8 sequence, marking the cut.
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t cut = n >= 3 ? n - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+  return s + "...";
+}
+
+// RFC 2047 "Q" encoding for a header with non-ASCII bytes.
+std::string EncodeHeader(const std::string& v) {
+  bool ascii = true;
+  for (unsigned char c : v) ascii = ascii && c < 0x80 && c != '\r' && c != '\n';
+  if (ascii) return v;
+  std::string out = "=?utf-8?q?";
+  for (unsigned char c : v) {
+    if (c == ' ') {
+      out += '_';
+    } else if (std::isalnum(c) || std::strchr("!*+-/", c) != nullptr) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("={:02X}", c);
     }
   }
-  std::string o = "{";
-  if (!c.channel.empty()) {
-    o += "\"channel\":";
-    AppendJsonString(&o, c.channel);
-    o += ',';
+  return out + "?=";
+}
+
+// Quoted-printable body (RFC 2045): lines under 76 characters, CRLF line ends.
+std::string QuotedPrintable(std::string_view in) {
+  std::string out;
+  size_t line = 0;
+  auto put = [&](const std::string& piece) {
+    if (line + piece.size() > 75) {
+      out += "=\r\n";
+      line = 0;
+    }
+    out += piece;
+    line += piece.size();
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c == '\n') {
+      // Trailing white space before a line break must be encoded.
+      if (!out.empty() && (out.back() == ' ' || out.back() == '\t')) {
+        char last = out.back();
+        out.pop_back();
+        out += fmt::format("={:02X}", static_cast<unsigned char>(last));
+      }
+      out += "\r\n";
+      line = 0;
+    } else if (c == '\r') {
+      continue;
+    } else if ((c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t') {
+      put(std::string(1, static_cast<char>(c)));
+    } else {
+      put(fmt::format("={:02X}", c));
+    }
   }
-  o += "\"username\":";
-  AppendJsonString(&o, c.username.empty() ? "Vigil" : c.username);
-  o += ",\"attachments\":[{\"title\":";
-  AppendJsonString(&o, c.title.empty() ? Summary(n) : c.title);
-  o += ",\"title_link\":";
-  AppendJsonString(&o, n.external_url);
-  o += ",\"text\":";
-  AppendJsonString(&o, text);
-  o += ",\"fallback\":";
-  AppendJsonString(&o, Summary(n));
-  o += ",\"color\":";
-  AppendJsonString(&o, n.status == "firing" ? "danger" : "good");
-  o += ",\"mrkdwn_in\":[\"fallback\",\"pretext\",\"text\"]}]}";
+  return out;
+}
+
+std::vector<std::string> SplitAddresses(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string one = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.front()))) one.erase(0, 1);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back()))) one.pop_back();
+    // "Name <addr>" -> addr
+    size_t lt = one.find('<'), gt = one.rfind('>');
+    if (lt != std::string::npos && gt != std::string::npos && gt > lt) one = one.substr(lt + 1, gt - lt - 1);
+    if (!one.empty()) out.push_back(one);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SlackPayload(const Notification& n, const SlackConfig& c) {
+  Expander x(n, "slack_configs");
+  ASSIGN_OR_RETURN_NOTIFY(channel, x("channel", c.channel));
+  ASSIGN_OR_RETURN_NOTIFY(username, x("username", c.username));
+  ASSIGN_OR_RETURN_NOTIFY(icon_emoji, x("icon_emoji", c.icon_emoji));
+  ASSIGN_OR_RETURN_NOTIFY(icon_url, x("icon_url", c.icon_url));
+  ASSIGN_OR_RETURN_NOTIFY(title, x("title", c.title));
+  ASSIGN_OR_RETURN_NOTIFY(title_link, x("title_link", c.title_link));
+  ASSIGN_OR_RETURN_NOTIFY(pretext, x("pretext", c.pretext));
+  ASSIGN_OR_RETURN_NOTIFY(text, x("text", c.text));
+  ASSIGN_OR_RETURN_NOTIFY(fallback, x("fallback", c.fallback));
+  ASSIGN_OR_RETURN_NOTIFY(footer, x("footer", c.footer));
+  ASSIGN_OR_RETURN_NOTIFY(color, x("color", c.color));
+  std::string o = "{";
+  bool first = true;
+  AppendField(&o, "channel", channel, &first);
+  AppendField(&o, "username", username, &first);
+  AppendField(&o, "icon_emoji", icon_emoji, &first);
+  AppendField(&o, "icon_url", icon_url, &first);
+  o += first ? "" : ",";
+  o += "\"attachments\":[{";
+  bool afirst = true;
+  AppendField(&o, "title", title, &afirst);
+  AppendField(&o, "title_link", title_link, &afirst);
+  AppendField(&o, "pretext", pretext, &afirst);
+  AppendField(&o, "text", text, &afirst);
+  AppendField(&o, "fallback", fallback, &afirst);
+  AppendField(&o, "footer", footer, &afirst);
+  AppendField(&o, "color", color, &afirst);
+  o += afirst ? "" : ",";
+  o += "\"mrkdwn_in\":[\"fallback\",\"pretext\",\"text\"]}]}";
   return o;
 }
 
-std::string PagerDutyPayload(const Notification& n, const PagerDutyConfig& c) {
+absl::StatusOr<std::string> PagerDutyPayload(const Notification& n, const PagerDutyConfig& c) {
+  Expander x(n, "pagerduty_configs");
+  ASSIGN_OR_RETURN_NOTIFY(routing_key, x("routing_key", c.routing_key));
+  ASSIGN_OR_RETURN_NOTIFY(client, x("client", c.client));
+  ASSIGN_OR_RETURN_NOTIFY(client_url, x("client_url", c.client_url));
   std::string o = "{\"routing_key\":";
-  AppendJsonString(&o, c.routing_key);
+  AppendJsonString(&o, routing_key);
   o += ",\"event_action\":";
   AppendJsonString(&o, n.status == "firing" ? "trigger" : "resolve");
   o += ",\"dedup_key\":";
   AppendJsonString(&o, n.group_key);
   if (n.status == "firing") {
+    ASSIGN_OR_RETURN_NOTIFY(description, x("description", c.description));
+    ASSIGN_OR_RETURN_NOTIFY(source, x("source", c.source));
+    ASSIGN_OR_RETURN_NOTIFY(severity, x("severity", c.severity));
+    ASSIGN_OR_RETURN_NOTIFY(component, x("component", c.component));
+    ASSIGN_OR_RETURN_NOTIFY(group, x("group", c.group));
+    ASSIGN_OR_RETURN_NOTIFY(klass, x("class", c.class_));
+    // PagerDuty refuses summaries over 1024 characters.
     o += ",\"payload\":{\"summary\":";
-    std::string summary = c.description.empty() ? Summary(n) : c.description;
-    if (summary.size() > 1024) summary.resize(1024);
-    AppendJsonString(&o, summary);
-    o += ",\"source\":\"vigil\",\"severity\":";
-    AppendJsonString(&o, c.severity);
-    o += ",\"custom_details\":{\"firing\":";
-    std::string details;
-    for (const auto& a : n.alerts) {
-      if (!a.Resolved(n.now_ms)) details += a.labels.ToString() + "\n";
+    AppendJsonString(&o, Truncate(description, 1024));
+    o += ",\"source\":";
+    AppendJsonString(&o, source.empty() ? client : source);
+    o += ",\"severity\":";
+    AppendJsonString(&o, severity);
+    bool first = false;
+    AppendField(&o, "component", component, &first);
+    AppendField(&o, "group", group, &first);
+    AppendField(&o, "class", klass, &first);
+    o += ",\"custom_details\":{";
+    for (size_t i = 0; i < c.details.size(); ++i) {
+      ASSIGN_OR_RETURN_NOTIFY(v, x("details " + c.details[i].first, c.details[i].second));
+      if (i > 0) o += ',';
+      AppendJsonString(&o, c.details[i].first);
+      o += ':';
+      AppendJsonString(&o, v);
     }
-    AppendJsonString(&o, details);
-    o += ",\"num_firing\":" + std::to_string(n.alerts.size()) + "}}";
+    o += "}}";
   }
-  o += ",\"client\":\"Vigil\",\"client_url\":";
-  AppendJsonString(&o, n.external_url);
+  bool first = false;
+  AppendField(&o, "client", client, &first);
+  AppendField(&o, "client_url", client_url, &first);
   o += '}';
   return o;
 }
 
-std::string EmailMessage(const Notification& n, const EmailConfig& c) {
-  std::string subject = c.subject.empty() ? Summary(n) : c.subject;
-  std::string m = fmt::format("From: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n"
-                              "Content-Type: text/plain; charset=UTF-8\r\n\r\n",
-                              c.from, c.to, subject);
-  m += fmt::format("{}\r\n\r\n", Summary(n));
-  for (const auto& a : n.alerts) {
-    m += fmt::format("{} ({})\r\n", a.labels.ToString(), AlertStatusText(a, n.now_ms));
-    for (const auto& an : a.annotations) m += fmt::format("  {}: {}\r\n", an.name, an.value);
-    m += fmt::format("  starts at {}\r\n\r\n", Rfc3339(a.starts_at_ms));
+absl::StatusOr<SmtpEnvelope> EmailEnvelope(const Notification& n, const EmailConfig& c) {
+  Expander x(n, "email_configs");
+  ASSIGN_OR_RETURN_NOTIFY(from, x("from", c.from));
+  ASSIGN_OR_RETURN_NOTIFY(to, x("to", c.to));
+  SmtpEnvelope env;
+  auto froms = SplitAddresses(from);
+  if (froms.size() != 1) return absl::InvalidArgumentError(fmt::format("email_configs from: need one address, got \"{}\"", from));
+  env.from = froms[0];
+  env.to = SplitAddresses(to);
+  if (env.to.empty()) return absl::InvalidArgumentError(fmt::format("email_configs to: no address in \"{}\"", to));
+  return env;
+}
+
+absl::StatusOr<std::string> EmailMessage(const Notification& n, const EmailConfig& c) {
+  Expander x(n, "email_configs");
+  ASSIGN_OR_RETURN_NOTIFY(from, x("from", c.from));
+  ASSIGN_OR_RETURN_NOTIFY(to, x("to", c.to));
+  ASSIGN_OR_RETURN_NOTIFY(subject, x("headers Subject", c.subject));
+  ASSIGN_OR_RETURN_NOTIFY(html, x("html", c.html, /*html=*/true));
+  ASSIGN_OR_RETURN_NOTIFY(text, x("text", c.text));
+  std::mt19937_64 rng(std::random_device{}());
+  char date[64];
+  const time_t t = static_cast<time_t>(n.now_ms / 1000);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  std::strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  std::string m = fmt::format("Date: {}\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-Id: <{:016x}.{}@vigil>\r\n"
+                              "MIME-Version: 1.0\r\n",
+                              date, EncodeHeader(from), EncodeHeader(to), EncodeHeader(subject), rng(), n.now_ms);
+  for (const auto& [k, v] : c.headers) {
+    ASSIGN_OR_RETURN_NOTIFY(hv, x("headers " + k, v));
+    m += fmt::format("{}: {}\r\n", k, EncodeHeader(hv));
+  }
+  auto part = [](const char* type, const std::string& body) {
+    return fmt::format("Content-Type: {}; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}\r\n",
+                       type, QuotedPrintable(body));
+  };
+  if (!html.empty() && !text.empty()) {
+    const std::string boundary = fmt::format("vigil-{:016x}", rng());
+    m += fmt::format("Content-Type: multipart/alternative; boundary=\"{}\"\r\n\r\n", boundary);
+    m += fmt::format("--{}\r\n{}", boundary, part("text/plain", text));
+    m += fmt::format("--{}\r\n{}", boundary, part("text/html", html));
+    m += fmt::format("--{}--\r\n", boundary);
+  } else if (!html.empty()) {
+    m += part("text/html", html);
+  } else {
+    m += part("text/plain", text);
   }
   return m;
 }
@@ -271,7 +442,7 @@ size_t ReadBody(char* buf, size_t size, size_t nmemb, void* p) {
 }
 }  // namespace
 
-absl::Status CurlSmtpSend(const EmailConfig& cfg, const std::string& message) {
+absl::Status CurlSmtpSend(const EmailConfig& cfg, const SmtpEnvelope& env, const std::string& message) {
   CURL* c = curl_easy_init();
   if (c == nullptr) return absl::InternalError("curl_easy_init failed");
   const std::string url = "smtp://" + cfg.smarthost;
@@ -283,17 +454,10 @@ absl::Status CurlSmtpSend(const EmailConfig& cfg, const std::string& message) {
     curl_easy_setopt(c, CURLOPT_USERNAME, cfg.auth_username.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, cfg.auth_password.c_str());
   }
-  curl_easy_setopt(c, CURLOPT_MAIL_FROM, ("<" + cfg.from + ">").c_str());
+  const std::string mail_from = "<" + env.from + ">";
+  curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from.c_str());
   struct curl_slist* rcpt = nullptr;
-  size_t start = 0;
-  while (start <= cfg.to.size()) {
-    size_t comma = cfg.to.find(',', start);
-    std::string one = cfg.to.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!one.empty() && one.front() == ' ') one.erase(0, 1);
-    if (!one.empty()) rcpt = curl_slist_append(rcpt, ("<" + one + ">").c_str());
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (const auto& one : env.to) rcpt = curl_slist_append(rcpt, ("<" + one + ">").c_str());
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
   Reader r{&message};
   curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadBody);

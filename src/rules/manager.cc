@@ -334,6 +334,13 @@ void Manager::Update(const std::vector<RuleFile>& files, int64_t default_interva
   }
 }
 
+void Manager::SetContext(RuleContext context) {
+  // Only Update() reads the context (when it builds groups), and reloads are serialized by
+  // the caller, so no group reads it concurrently.
+  std::lock_guard<std::mutex> lock(mu_);
+  opts_.context = std::move(context);
+}
+
 absl::Status Manager::LoadAndUpdate(const std::vector<std::string>& globs,
                                     int64_t default_interval_ms) {
   auto paths = ExpandRuleFileGlobs(globs);

@@ -84,6 +84,9 @@ class Manager {
   // Replaces the groups with those of `files` (default interval for groups without one).
   // Unchanged rules keep their alerts. Groups start running if the manager is started.
   void Update(const std::vector<RuleFile>& files, int64_t default_interval_ms);
+  // Replaces the external labels and URL that the groups of the next Update() see (in
+  // templates as $externalLabels / $externalURL). Call it before Update() on a reload.
+  void SetContext(RuleContext context);
   // Loads the files named by the globs and calls Update; on any error nothing changes.
   absl::Status LoadAndUpdate(const std::vector<std::string>& globs, int64_t default_interval_ms);
 
