@@ -1,4 +1,5 @@
 #include "cmd/check_cmd.h"
+#include "cmd/check_config_cmd.h"
 
 #include <unistd.h>
 
@@ -45,6 +46,21 @@ TEST(CheckRules, ExitsOneWithPositionsForBadFiles) {
   std::FILE* err = std::tmpfile();
   EXPECT_EQ(RunCheckRules({good, bad}, out, err), 1);
   EXPECT_THAT(Read(err), ::testing::HasSubstr("bad.yml:5:11: group \"g\", rule 1, \"X\": could not parse expression"));
+  std::fclose(out);
+  std::fclose(err);
+}
+
+TEST(CheckConfig, ChecksTheNotifySectionWithPositions) {
+  const std::string good = Write("good.yml", "notify:\n  route: {receiver: r}\n  receivers: [{name: r}]\n");
+  const std::string bad = Write("bad.yml",
+                                "global: {}\nnotify:\n  route: {receiver: r}\n  receivers:\n"
+                                "    - name: r\n      slack_configs: [{api_url: 'http://x', text: '{{ nosuch }}'}]\n");
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  EXPECT_EQ(RunCheckConfig({good}, out, err), 0);
+  EXPECT_THAT(Read(out), ::testing::HasSubstr("notify: 1 receiver(s)"));
+  EXPECT_EQ(RunCheckConfig({bad}, out, err), 1);
+  EXPECT_THAT(Read(err), ::testing::HasSubstr("bad.yml:6:51: text: template: 1:3: function \"nosuch\" not defined"));
   std::fclose(out);
   std::fclose(err);
 }

@@ -2,7 +2,11 @@
 
 #include <glob.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "fmt/format.h"
+#include "notify/config.h"
 #include "scrape/config.h"
 
 namespace vigil::cmd {
@@ -23,6 +27,20 @@ int RunCheckConfig(const std::vector<std::string>& files, std::FILE* out, std::F
       std::fprintf(out, "  %s rule files matching %s\n",
                    grc == 0 ? fmt::format("{}", g.gl_pathc).c_str() : "no", pattern.c_str());
       globfree(&g);
+    }
+    if (!loaded->config.notify_yaml.empty()) {
+      // The notifier's section, checked as the server reads it (templates included).
+      std::ifstream in(f);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto nc = notify::ParseConfigSection(text.str(), "notify", f);
+      if (!nc.ok()) {
+        std::fprintf(err, "  FAILED: %s\n\n", std::string(nc.status().message()).c_str());
+        rc = 1;
+        continue;
+      }
+      std::fprintf(out, "  notify: %zu receiver(s), %zu inhibit rule(s), %zu time interval(s)\n",
+                   nc->receivers.size(), nc->inhibit_rules.size(), nc->time_intervals.size());
     }
     size_t targets = 0;
     for (const auto& sc : loaded->scrape_configs) {

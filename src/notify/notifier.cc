@@ -343,9 +343,21 @@ absl::Status Notifier::Start() {
     std::unique_lock<std::mutex> lock(run_mu_);
     while (!stop_) {
       lock.unlock();
-      Tick(Now());
+      const int64_t now = Now();
+      Tick(now);
+      // Sleep until the next group is due (so group_wait is kept to the millisecond, not
+      // to the tick), at most one tick; Receive() wakes us when a new group opens.
+      int64_t wait = opts_.tick_ms;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& [key, g] : groups_) wait = std::min(wait, g->next_flush_ms - now);
+      }
       lock.lock();
-      run_cv_.wait_for(lock, std::chrono::milliseconds(opts_.tick_ms), [this] { return stop_; });
+      if (!wake_) {
+        run_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)),
+                         [this] { return stop_ || wake_; });
+      }
+      wake_ = false;
     }
   });
   return absl::OkStatus();
@@ -380,7 +392,13 @@ void Notifier::Receive(const std::vector<Alert>& in) {
     alerts_[a.Fingerprint()] = std::move(a);
   }
   // Groups start their group_wait when the first alert arrives, not at the next tick.
+  const size_t before = groups_.size();
   AssignLocked(now);
+  if (groups_.size() != before) {
+    std::lock_guard<std::mutex> run(run_mu_);
+    wake_ = true;
+    run_cv_.notify_all();
+  }
 }
 
 void Notifier::Route(const model::Labels& l, const notify::Route& r,

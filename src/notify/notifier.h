@@ -219,6 +219,7 @@ class Notifier {
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ = true;
+  bool wake_ = false;  // a new group opened: recompute the sleep
 
   metrics::Counter* received_ = nullptr;
   metrics::CounterFamily* sent_ = nullptr;

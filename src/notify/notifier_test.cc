@@ -260,7 +260,9 @@ receivers:
   n.Tick(f.now);
   // The fast receiver is told while the dead one still hangs (bounded wait, not a timing
   // assertion: it fails only if the fast send never happens).
-  for (int i = 0; i < 500 && f.sink.Count() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && (f.sink.Count() == 0 || dead_calls.load() == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(f.sink.Count(), 1u);
   EXPECT_EQ(f.sink.posts[0].first, "http://sink/fast");
   EXPECT_EQ(dead_calls.load(), 1);

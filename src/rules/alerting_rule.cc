@@ -1,5 +1,6 @@
 #include "rules/alerting_rule.h"
 
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -23,6 +24,21 @@ std::string LabelMatchers(const model::Labels& l) {
 }
 
 }  // namespace
+
+std::string GeneratorURL(std::string_view external_url, std::string_view expr) {
+  // As Prometheus's graph link: the expression query-escaped, table tab.
+  std::string out = std::string(external_url) + "/graph?g0.expr=";
+  for (unsigned char c : expr) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out + "&g0.tab=1";
+}
 
 std::string_view AlertStateName(AlertState s) {
   switch (s) {
@@ -221,7 +237,7 @@ std::vector<Alert> AlertingRule::AlertsToSend(int64_t ts, int64_t resend_delay_m
     n.annotations = a.annotations;
     n.starts_at_ms = a.fired_at_ms;
     n.ends_at_ms = a.resolved_at_ms != 0 ? a.resolved_at_ms : a.valid_until_ms;
-    n.generator_url = ctx_.external_url + "/graph?g0.expr=" + spec_.expr;
+    n.generator_url = GeneratorURL(ctx_.external_url, spec_.expr);
     out.push_back(std::move(n));
   }
   return out;

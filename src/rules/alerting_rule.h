@@ -117,6 +117,10 @@ class AlertingRule {
   std::map<uint64_t, ActiveAlert> active_;  // by labels hash
 };
 
+// The link an alert carries back to its expression: <external_url>/graph?g0.expr=<escaped
+// expr>&g0.tab=1, as Prometheus builds it.
+std::string GeneratorURL(std::string_view external_url, std::string_view expr);
+
 // Converts an engine result to samples (a scalar becomes one sample without labels).
 std::vector<promql::Sample> ResultToVector(const promql::QueryResult& r, int64_t ts);
 

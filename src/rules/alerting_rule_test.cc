@@ -157,5 +157,10 @@ TEST(AlertingRule, LimitDropsAllAlertsWithAnError) {
   EXPECT_TRUE(rule.ActiveAlerts().empty());
 }
 
+TEST(AlertingRule, GeneratorURLEscapesTheExpression) {
+  EXPECT_EQ(GeneratorURL("http://vigil:9460", "rate(x{a=\"b\"}[5m]) > 0.5"),
+            "http://vigil:9460/graph?g0.expr=rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29+%3E+0.5&g0.tab=1");
+}
+
 }  // namespace
 }  // namespace vigil::rules
