@@ -342,6 +342,27 @@ rule_files: ['rules.yml']
         self.assertEqual(one["status"]["state"], "expired")
         self.push(3, instance="i9")
 
+    def test_2b_two_evaluators_one_notification(self):
+        # Two evaluators (an HA pair) send the same alert: one alert, one notification.
+        since = len(self.sink.posts)
+        now = time.time()
+        for gen in ("http://prom-a/graph", "http://prom-b/graph"):
+            alert = [{"labels": {"alertname": "Dup", "instance": "x"}, "annotations": {"summary": "same"},
+                      "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+                      "generatorURL": gen}]
+            st, body = self.server.request("POST", "/api/v2/alerts", json.dumps(alert).encode(),
+                                           {"Content-Type": "application/json"})
+            self.assertEqual(st, 200, body)
+        hooks = self.sink.wait(lambda p: p[0] == "/hook" and p[1]["groupLabels"].get("alertname") == "Dup",
+                               since=since)
+        self.assertTrue(hooks, f"no webhook for Dup; log:\n{self.server.log()}")
+        time.sleep(2.5)  # two more group intervals
+        hooks = [p for p in self.sink.posts[since:] if p[0] == "/hook" and p[1]["groupLabels"].get("alertname") == "Dup"]
+        self.assertEqual(len(hooks), 1)
+        self.assertEqual(len(hooks[0][1]["alerts"]), 1)
+        st, alerts = self.server.get_json("/api/v2/alerts")
+        self.assertEqual(len([a for a in alerts if a["labels"].get("alertname") == "Dup"]), 1)
+
     def test_3_runtime_rules_survive_restart(self):
         rule = {"name": "TooMany", "expr": "sum(test_value)", "threshold": 1000, "for": "1m",
                 "notify": "ops"}
