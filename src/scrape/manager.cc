@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -70,6 +72,65 @@ bool WithServerName(const std::string& url, const std::string& server_name,
   curl_free(rewritten);
   curl_url_cleanup(u);
   return ok;
+}
+
+// A few threads that parse and append finished scrapes, so the loop thread only moves
+// bytes and one core's worth of parsing does not bound the fleet.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int n) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  void Post(std::function<void()> f) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(f));
+    }
+    cv_.notify_one();
+  }
+  // Returns once every posted job has run.
+  void WaitIdle() {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      std::function<void()> f;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        f = std::move(queue_.front());
+        queue_.pop_front();
+        ++running_;
+      }
+      f();
+      std::lock_guard lock(mu_);
+      if (--running_ == 0 && queue_.empty()) idle_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::function<void()>> queue_;
+  int running_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+int WorkerThreads(int configured) {
+  if (configured > 0) return configured;
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 8);
 }
 
 }  // namespace
@@ -142,9 +203,13 @@ struct Manager::Pool {
 
 class Manager::Loop {
  public:
-  Loop(Manager* m) : m_(m) { multi_ = curl_multi_init(); }
+  Loop(Manager* m)
+      : m_(m), workers_(std::make_unique<WorkerPool>(WorkerThreads(m->opts_.append_threads))) {
+    multi_ = curl_multi_init();
+  }
   ~Loop() {
     Stop();
+    workers_.reset();
     curl_multi_cleanup(multi_);
   }
 
@@ -182,7 +247,12 @@ class Manager::Loop {
   void Run();
   void Schedule(Target* t, int64_t now);
   void StartScrape(Target* t, int64_t now);
+  // On the loop thread: a transfer ended; hands the rest to a worker.
   void Finish(Target* t, CURLcode rc);
+  // On a worker: parses and appends the scrape, writes the report series, ends the
+  // target's in-flight state.
+  void Process(Target* t, std::shared_ptr<const ScrapeConfig> cfg, absl::Status err,
+               std::string content_type);
   // An exemplar waiting for its scrape's samples to be committed.
   struct PendingExemplar {
     const Target::Entry* series;
@@ -211,6 +281,7 @@ class Manager::Loop {
   }
 
   Manager* const m_;
+  std::unique_ptr<WorkerPool> workers_;
   CURLM* multi_ = nullptr;
   bool stop_ = false;
   std::thread thread_;
@@ -313,7 +384,9 @@ void Manager::Loop::Run() {
     if (stopping) wait = std::min<int64_t>(wait, 50);
     curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait), nullptr);
   }
-  // Whatever is still in flight after the deadline is abandoned.
+  // Scrapes being parsed finish; whatever is still in flight after the deadline is
+  // abandoned.
+  workers_->WaitIdle();
   std::lock_guard lock(mu_);
   for (auto& t : retiring_) {
     if (t->inflight) curl_multi_remove_handle(multi_, t->easy);
@@ -401,23 +474,15 @@ void Manager::Loop::StartScrape(Target* t, int64_t now) {
 
 void Manager::Loop::Finish(Target* t, CURLcode rc) {
   std::shared_ptr<const ScrapeConfig> cfg;
-  model::Labels target_labels;
   {
     std::lock_guard lock(mu_);
-    t->inflight = false;
-    --inflight_;
-    if (t->removed) return;  // EndOfRun writes its staleness markers
-    cfg = t->cfg;
-    if (t->reset_cache) {
-      // The job's config changed: cached label sets may relabel differently now. As
-      // Prometheus does on a config change, the old series are not marked stale.
-      t->cache.clear();
-      t->reset_cache = false;
+    if (t->removed) {
+      t->inflight = false;
+      --inflight_;
+      return;  // EndOfRun writes its staleness markers
     }
+    cfg = t->cfg;
   }
-  m_->metrics_->scrapes.fetch_add(1);
-  if (m_->metrics_->scrapes_counter) m_->metrics_->scrapes_counter->Inc();
-  ++t->iter;
   absl::Status err;
   long code = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -438,15 +503,37 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   } else if (code != 200) {
     err = absl::UnavailableError(fmt::format("server returned HTTP status {}", code));
   }
+  // The target stays in flight (so neither a new scrape nor EndOfRun touches it) until
+  // Process ends.
+  workers_->Post([this, t, cfg = std::move(cfg), err = std::move(err),
+                  ct = std::string(ctype == nullptr ? "" : ctype)]() mutable {
+    Process(t, std::move(cfg), std::move(err), std::move(ct));
+  });
+}
 
+void Manager::Loop::Process(Target* t, std::shared_ptr<const ScrapeConfig> cfg,
+                            absl::Status err, std::string content_type) {
+  {
+    std::lock_guard lock(mu_);
+    if (t->cfg != cfg) cfg = t->cfg;  // a reload changed the job's config meanwhile
+    if (t->reset_cache) {
+      // The job's config changed: cached label sets may relabel differently now. As
+      // Prometheus does on a config change, the old series are not marked stale.
+      t->cache.clear();
+      t->reset_cache = false;
+    }
+  }
+  m_->metrics_->scrapes.fetch_add(1);
+  if (m_->metrics_->scrapes_counter) m_->metrics_->scrapes_counter->Inc();
+  ++t->iter;
   ingest::IngestOptions iopts;
   ingest::BatchWriter w(m_->db_, m_->opts_.tenant, "scrape", m_->ingest_metrics_, iopts);
   int64_t scraped = 0, post = 0, added = 0;
   std::map<std::string, MetricMetadata> meta;
   std::vector<PendingExemplar> exemplars;
   if (err.ok()) {
-    err = ParseAndAppend(t, *cfg, ctype == nullptr ? "" : ctype, t->start_ms, &w, &scraped,
-                         &post, &added, &meta, &exemplars);
+    err = ParseAndAppend(t, *cfg, content_type, t->start_ms, &w, &scraped, &post, &added,
+                         &meta, &exemplars);
   }
   if (!err.ok()) {
     post = 0;
@@ -488,6 +575,10 @@ void Manager::Loop::Finish(Target* t, CURLcode rc) {
   if (err.ok()) t->metadata = std::move(meta);
   t->body.clear();
   if (t->body.capacity() > (4u << 20)) t->body.shrink_to_fit();
+  t->inflight = false;
+  --inflight_;
+  // The loop may be waiting for this target to end (a removal, a stop).
+  if (t->removed || stop_) Wake();
 }
 
 absl::Status Manager::Loop::ParseAndAppend(Target* t, const ScrapeConfig& cfg,

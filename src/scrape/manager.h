@@ -6,8 +6,10 @@
 // targets need no thread each and a slow or hanging target only holds its own connection
 // until its scrape_timeout. Each target is scraped every interval at a fixed offset
 // within the interval taken from the hash of its identity, so a fleet's scrapes are spread
-// evenly rather than bunched. Parsing and appending happen on the loop thread after a
-// body is complete.
+// evenly rather than bunched. Parsing and appending happen on a small pool of worker
+// threads (ManagerOptions::append_threads) once a body is complete, so a large fleet's
+// parsing uses every core while the loop keeps moving bytes; a target stays "in flight"
+// until its worker is done, so one target never has two scrapes at once.
 //
 // Per scrape, as Prometheus does:
 //   - Accept negotiates OpenMetrics 1.0 / 0.0.1 and the text format 0.0.4; gzip is
@@ -66,6 +68,9 @@ struct ManagerOptions {
   std::string user_agent = "Vigil";
   // Wall clock in milliseconds (sample timestamps and scheduling); tests replace it.
   std::function<int64_t()> now_ms;
+  // Threads that parse and append finished scrapes (0: one per core, at most 8). The
+  // libcurl loop itself runs on one more thread.
+  int append_threads = 0;
   // Where exemplars of OpenMetrics scrapes go; nullptr drops them. Must outlive the
   // manager.
   storage::ExemplarAppendable* exemplars = nullptr;
