@@ -173,7 +173,7 @@ MemSeries* Head::PinByRef(Ref ref) const {
 }
 
 MemSeries* Head::PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
-                             int64_t* last_t) {
+                             int64_t* last_t, AppendHints* hints) {
   MemSeries* s = ref_index_.Load(ref);
   if (s == nullptr) return nullptr;
   std::lock_guard lock(SeriesLock(ref));
@@ -183,6 +183,8 @@ MemSeries* Head::PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, R
   s->pending.fetch_add(1, std::memory_order_acq_rel);
   *check = s->Check(t, v, opts_.out_of_order_window_ms, reject);
   *last_t = s->last_t;
+  auto [app, last_chunk] = s->HintAddresses();
+  *hints = AppendHints{app, last_chunk};
   return s;
 }
 

@@ -59,6 +59,14 @@ class WalLogger {
   virtual absl::Status LogTombstones(std::span<const RefTombstone> tombstones) = 0;
 };
 
+// Addresses the commit of a sample will touch, read under the series lock at append time
+// so that the commit can prefetch them a few samples ahead. Only ever prefetched, never
+// dereferenced: they may be stale by then, which costs a wasted prefetch and nothing else.
+struct AppendHints {
+  const void* appender = nullptr;
+  const void* last_chunk = nullptr;
+};
+
 struct HeadOptions {
   // Chunks are cut at multiples of this (the block range), so blocks never split one.
   int64_t chunk_range_ms = 2LL * 3600 * 1000;
@@ -240,7 +248,7 @@ class Head {
   // acquisition of its series lock, pins it and classifies (t, v) against it (see
   // MemSeries::Check). Null if the ref is not indexed or the series is gone.
   MemSeries* PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
-                         int64_t* last_t);
+                         int64_t* last_t, AppendHints* hints);
   // Prefetches what PinAndCheck will touch. The series may be freed meanwhile: a prefetch
   // of a stale address is harmless, and nothing is dereferenced.
   void PrefetchSeries(Ref ref) const {

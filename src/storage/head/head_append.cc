@@ -46,6 +46,7 @@ class HeadAppender final : public storage::Appender {
     MemSeries* series;
     int64_t t;
     double v;
+    AppendHints hints;
   };
 
   absl::Status RejectSample(storage::Reject r, std::string message) {
@@ -55,7 +56,7 @@ class HeadAppender final : public storage::Appender {
   // The common end of Append and AppendRef for a pinned series `s` and the verdict of
   // MemSeries::Check on (t, v): queues the sample or unpins and reports the refusal.
   absl::StatusOr<SeriesRef> Finish(MemSeries* s, AppendCheck check, storage::Reject reject,
-                                   int64_t last_t, int64_t t, double v);
+                                   int64_t last_t, int64_t t, double v, AppendHints hints);
   // Validates `labels` and fills pairs_ with them plus the tenant label, sorted.
   absl::Status BuildPairs(const model::Labels& labels);
 
@@ -110,14 +111,15 @@ absl::StatusOr<SeriesRef> HeadAppender::AppendRef(SeriesRef ref, int64_t t, doub
   AppendCheck check;
   storage::Reject reject = storage::Reject::kNone;
   int64_t last_t;
-  MemSeries* s = head_->PinAndCheck(ref, t, v, &check, &reject, &last_t);
+  AppendHints hints;
+  MemSeries* s = head_->PinAndCheck(ref, t, v, &check, &reject, &last_t, &hints);
   if (s == nullptr) return SeriesRef{0};
   if (head_->symbols_.Get(s->tenant) != tenant_) {
     // A ref from another tenant's appender: never let it cross tenants.
     head_->Unpin(s);
     return SeriesRef{0};
   }
-  return Finish(s, check, reject, last_t, t, v);
+  return Finish(s, check, reject, last_t, t, v, hints);
 }
 
 absl::StatusOr<SeriesRef> HeadAppender::Append(SeriesRef ref, const model::Labels& labels,
@@ -138,17 +140,20 @@ absl::StatusOr<SeriesRef> HeadAppender::Append(SeriesRef ref, const model::Label
   storage::Reject reject = storage::Reject::kNone;
   AppendCheck check;
   int64_t last_t;
+  AppendHints hints;
   {
     std::lock_guard lock(head_->SeriesLock(s->ref));
     check = s->Check(t, v, head_->opts_.out_of_order_window_ms, &reject);
     last_t = s->last_t;
+    auto [app, last_chunk] = s->HintAddresses();
+    hints = AppendHints{app, last_chunk};
   }
-  return Finish(s, check, reject, last_t, t, v);
+  return Finish(s, check, reject, last_t, t, v, hints);
 }
 
 absl::StatusOr<SeriesRef> HeadAppender::Finish(MemSeries* s, AppendCheck check,
                                                storage::Reject reject, int64_t last_t, int64_t t,
-                                               double v) {
+                                               double v, AppendHints hints) {
   if (t < head_->min_valid_time()) {
     std::string series = head_->LabelsOf(*s, /*strip_tenant=*/true).ToString();
     head_->Unpin(s);
@@ -177,7 +182,7 @@ absl::StatusOr<SeriesRef> HeadAppender::Finish(MemSeries* s, AppendCheck check,
     case AppendCheck::kOutOfOrderAccepted:
       break;
   }
-  pending_.push_back(Pending{s, t, v});
+  pending_.push_back(Pending{s, t, v, hints});
   return s->ref;
 }
 
@@ -211,7 +216,17 @@ absl::Status HeadAppender::Commit() {
   int64_t mint = model::kMaxTime, maxt = model::kMinTime;
   int64_t stored = 0, new_chunks = 0;
   recode_.clear();
-  for (const Pending& p : pending_) {
+  // The appends below miss the cache on every series (its chunk appender and chunk list
+  // live apart from it); prefetching a few samples ahead overlaps those misses.
+  constexpr size_t kPrefetchAhead = 6;
+  const size_t npending = pending_.size();
+  for (size_t i = 0; i < npending; ++i) {
+    const Pending& p = pending_[i];
+    if (i + kPrefetchAhead < npending) {
+      const Pending& q = pending_[i + kPrefetchAhead];
+      __builtin_prefetch(q.hints.appender);
+      __builtin_prefetch(q.hints.last_chunk);
+    }
     storage::Reject reject = storage::Reject::kNone;
     bool new_chunk = false;
     bool completed_one = false;

@@ -80,6 +80,12 @@ class MemSeries {
   double last_v = 0;
   std::unique_ptr<SeriesExtra> extra;
 
+  // What Apply will touch, for prefetching (see AppendHints in head.h): the open chunk's
+  // appender and the last chunk's entry.
+  std::pair<const void*, const void*> HintAddresses() const {
+    return {app.get(), chunks.empty() ? nullptr : &chunks.back()};
+  }
+
   // Classifies (t, v) against the newest sample. `reject` is set for kReject.
   AppendCheck Check(int64_t t, double v, int64_t ooo_window, Reject* reject) const;
   // Applies a sample that Check accepted. Returns true if it was stored (not a no-op or
