@@ -118,10 +118,18 @@ class DashboardsApiTest(unittest.TestCase):
     def test_overview_queries_use_metrics_vigil_exposes(self):
         s = self.server
         # Make the metrics that appear on first use appear: an accepted and a refused sample.
-        s.request("POST", "/ingest/metrics",
-                  json.dumps([{"name": "m", "labels": {}, "value": 1},
-                              {"name": "0bad", "labels": {}, "value": 1}]).encode(),
-                  {"Content-Type": "application/json"})
+        # (The push endpoints may still answer 503 for a moment after /-/ready.)
+        deadline = time.time() + 20
+        while True:
+            status, body = s.request("POST", "/ingest/metrics",
+                                     json.dumps([{"name": "m", "labels": {}, "value": 1},
+                                                 {"name": "0bad", "labels": {}, "value": 1}]).encode(),
+                                     {"Content-Type": "application/json"})
+            if status != 503 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"1 of 2 samples refused", body)
         status, body = s.get("/metrics")
         self.assertEqual(status, 200)
         exposed = {line.split("{")[0].split(" ")[0]
