@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/config.h"
 #include "fmt/format.h"
 #include "notify/config.h"
 #include "scrape/config.h"
@@ -16,6 +17,9 @@ int RunCheckConfig(const std::vector<std::string>& files, std::FILE* out, std::F
   for (const std::string& f : files) {
     std::fprintf(out, "Checking %s\n", f.c_str());
     auto loaded = scrape::LoadConfigFile(f);
+    if (loaded.ok()) {
+      if (absl::Status st = config::ReadTokenFiles(&loaded->config, f); !st.ok()) loaded = st;
+    }
     if (!loaded.ok()) {
       std::fprintf(err, "  FAILED: %s\n\n", std::string(loaded.status().message()).c_str());
       rc = 1;
@@ -47,8 +51,8 @@ int RunCheckConfig(const std::vector<std::string>& files, std::FILE* out, std::F
       for (const auto& g : sc.static_configs) targets += g.targets.size();
     }
     std::fprintf(out, " SUCCESS: %s is valid prometheus config file syntax (%zu scrape "
-                 "job(s), %zu static target(s))\n\n",
-                 f.c_str(), loaded->scrape_configs.size(), targets);
+                 "job(s), %zu static target(s), %zu tenant(s))\n\n",
+                 f.c_str(), loaded->scrape_configs.size(), targets, loaded->config.tenants.size());
   }
   return rc;
 }

@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
                      "sets 15s.")
       ->capture_default_str();
   server->add_option("--config.file", config_file,
-                     "Configuration file (prometheus.yml syntax). Without it Vigil runs on "
-                     "built-in defaults.");
+                     "Configuration file (prometheus.yml syntax plus Vigil's limits, tenants and "
+                     "auth sections; docs/tenants.md). Without it Vigil runs on built-in "
+                     "defaults. Reloaded on SIGHUP and POST /-/reload. A flag given on the "
+                     "command line overrides the file's value of the same setting.");
   server->add_option("--storage.tsdb.path", data_path,
                      "Directory for the WAL, blocks and snapshots; locked while Vigil runs.")
       ->capture_default_str();
@@ -107,16 +109,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--storage.tsdb.out-of-order-time-window", ooo_window,
                      "Accept samples up to this much older than a series' newest sample "
-                     "(a duration; 0 = in-order only).")
+                     "(a duration; 0 = in-order only). Overrides "
+                     "storage.tsdb.out_of_order_time_window in --config.file.")
       ->capture_default_str();
   server->add_option("--storage.tsdb.max-series-per-tenant", max_series_per_tenant,
                      "Most active (in-memory) series a tenant may have; new series beyond it "
-                     "are refused. 0 = unlimited.")
+                     "are refused. 0 = unlimited. Overrides limits.max_series_per_tenant in "
+                     "--config.file (tenants' own max_series still apply to them).")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   server->add_option("--storage.tsdb.max-series-per-metric", max_series_per_metric,
                      "Most active series one metric name may have within a tenant. "
-                     "0 = unlimited.")
+                     "0 = unlimited. Overrides limits.max_series_per_metric in --config.file.")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   server->add_option("--log.level", log_level, "Least severe log level shown: debug, info, warn, error.")
@@ -143,6 +147,9 @@ int main(int argc, char** argv) {
   query->add_option("--end", query_opts.end, "End of a range query (default: now).");
   query->add_option("--step", query_opts.step, "Step of a range query (default: 60s).");
   query->add_option("--timeout", query_opts.timeout, "Evaluation timeout passed to the server.");
+  query->add_option("--token-file", query_opts.token_file,
+                    "File holding the tenant token sent as \"Authorization: Bearer\" when the "
+                    "server has tenants (default: $VIGIL_TOKEN, if set).");
   query->add_option("-o,--output", query_opts.output, "table or json.")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json"}));
@@ -197,6 +204,11 @@ int main(int argc, char** argv) {
     cfg.storage.out_of_order_window_ms = *ooo;
     cfg.storage.limits.max_series_per_tenant = max_series_per_tenant;
     cfg.storage.limits.max_series_per_metric = max_series_per_metric;
+    // Flags given on the command line override the config file.
+    auto given = [&](const char* name) { return server->get_option(name)->count() > 0; };
+    if (given("--storage.tsdb.max-series-per-tenant")) cfg.overrides.max_series_per_tenant = max_series_per_tenant;
+    if (given("--storage.tsdb.max-series-per-metric")) cfg.overrides.max_series_per_metric = max_series_per_metric;
+    if (given("--storage.tsdb.out-of-order-time-window")) cfg.overrides.out_of_order_time_window_ms = *ooo;
     if (listen.find(':') == std::string::npos) {
       return UsageError("--web.listen-address", listen, "want host:port, e.g. 127.0.0.1:9460");
     }
@@ -214,6 +226,8 @@ int main(int argc, char** argv) {
                         self_scrape.ok() ? "must not be negative" : std::string(self_scrape.status().message()));
     }
     cfg.self_scrape_interval_ms = *self_scrape;
+    if (given("--ingest.rate-limit")) cfg.overrides.ingestion_rate = cfg.push.rate_limit;
+    if (given("--ingest.rate-limit-burst")) cfg.overrides.ingestion_burst = cfg.push.rate_limit_burst;
     cfg.alertmanager_config_file = alertmanager_config_file;
     cfg.external_url = external_url;
     for (const CLI::Option* opt : server->get_options()) {

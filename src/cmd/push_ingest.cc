@@ -29,12 +29,14 @@ void PushIngestFlags::Add(CLI::App* server) {
       ->capture_default_str()
       ->check(CLI::IsMember({"summary", "histogram"}));
   server->add_option("--ingest.rate-limit", rate_limit,
-                     "Samples per second each tenant may push (all push protocols); over it "
-                     "requests get 429 with Retry-After. 0 = unlimited.")
+                     "Samples per second each tenant may push (all push protocols, remote_write "
+                     "included); over it requests get 429 with Retry-After. 0 = unlimited. "
+                     "Overrides limits.ingestion_rate in --config.file.")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   server->add_option("--ingest.rate-limit-burst", rate_limit_burst,
-                     "Samples a quiet tenant may push at once; 0 = one second's worth.")
+                     "Samples a quiet tenant may push at once; 0 = one second's worth. "
+                     "Overrides limits.ingestion_burst in --config.file.")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   server->add_option("--ingest.max-inflight-bytes", max_inflight_bytes,

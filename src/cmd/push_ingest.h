@@ -58,6 +58,8 @@ class PushIngest {
   ~PushIngest();
 
   void Register(http::Router* router);
+  // The push endpoints (for their limits and guards, shared with remote_write).
+  http::IngestApi* api() { return &api_; }
   // A service that, once storage is open, attaches it to the push endpoints and starts
   // the StatsD listener; Stop stops the listener (after a last flush) and detaches.
   // `db` is asked at Start time.

@@ -3,10 +3,14 @@
 #include <curl/curl.h>
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -221,6 +225,22 @@ int RunQuery(const QueryCmdOptions& o) {
   }
   if (!o.timeout.empty()) params.emplace_back("timeout", o.timeout);
 
+  std::string token;
+  if (!o.token_file.empty()) {
+    std::ifstream tf(o.token_file);
+    if (!tf) {
+      std::fprintf(stderr, "vigil query: --token-file: cannot read %s\n", o.token_file.c_str());
+      return 2;
+    }
+    std::stringstream ts;
+    ts << tf.rdbuf();
+    token = ts.str();
+  } else if (const char* env = std::getenv("VIGIL_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) token.erase(0, 1);
+
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
@@ -243,10 +263,17 @@ int RunQuery(const QueryCmdOptions& o) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "vigil-query");
+  struct curl_slist* headers = nullptr;
+  const std::string authz = "Authorization: Bearer " + token;
+  if (!token.empty()) {
+    headers = curl_slist_append(headers, authz.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  }
   CURLcode rc = curl_easy_perform(curl);
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(curl);
+  curl_slist_free_all(headers);
   curl_global_cleanup();
   if (rc != CURLE_OK) {
     std::fprintf(stderr, "vigil query: cannot reach %s: %s\n", url.c_str(), curl_easy_strerror(rc));

@@ -28,6 +28,9 @@ struct QueryCmdOptions {
   std::string step;
   std::string timeout;  // passed to the server as is
   std::string output = "table";  // "table" or "json"
+  // A file holding the tenant's token (docs/tenants.md); empty: $VIGIL_TOKEN if set. Sent
+  // as "Authorization: Bearer <token>". Not a flag value, so it never shows in `ps`.
+  std::string token_file;
 };
 
 int RunQuery(const QueryCmdOptions& opts);

@@ -45,7 +45,8 @@ absl::Status ScrapeService::Start() {
   manager_->ApplyConfig(cfgs);
   RETURN_IF_ERROR(manager_->Start());
   if (targets_api_ != nullptr) {
-    targets_api_->Attach(manager_.get(), [this] { return Reload(); });
+    targets_api_->Attach(manager_.get(),
+                         reload_fn_ ? reload_fn_ : std::function<absl::Status()>([this] { return Reload(); }));
   }
   VLOG_INFO("scrape", "scraping {} job(s)", cfgs.size());
   return absl::OkStatus();
@@ -55,6 +56,16 @@ void ScrapeService::Stop() {
   if (targets_api_ != nullptr) targets_api_->Detach();
   manager_->Stop();
   VLOG_INFO("scrape", "stopped; running targets ended with staleness markers");
+}
+
+absl::Status ScrapeService::Apply(const scrape::LoadedConfig& loaded) {
+  std::lock_guard lock(reload_mu_);
+  std::vector<scrape::ScrapeConfig> cfgs = loaded.scrape_configs;
+  RETURN_IF_ERROR(AddSelfScrape(&cfgs));
+  manager_->ApplyConfig(cfgs);
+  if (on_config_) on_config_(loaded);
+  VLOG_INFO("scrape", "applied {} scrape job(s)", cfgs.size());
+  return absl::OkStatus();
 }
 
 absl::Status ScrapeService::Reload() {

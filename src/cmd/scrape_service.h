@@ -44,6 +44,12 @@ class ScrapeService : public Service {
   void Stop() override;
 
   absl::Status Reload();
+  // Applies scrape configs already loaded and validated (the server's whole-config
+  // reload), plus the self-scrape job when one is set.
+  // Calls on_config like Reload does.
+  absl::Status Apply(const scrape::LoadedConfig& loaded);
+  // What POST /-/reload runs; by default Reload(). Call before Start.
+  void SetReloadFunction(std::function<absl::Status()> fn) { reload_fn_ = std::move(fn); }
 
   // Adds a job "vigil" that scrapes this server's own /metrics at `address` ("host:port")
   // every `interval_ms`, beside the configured jobs (and across reloads), so the built-in
@@ -64,6 +70,7 @@ class ScrapeService : public Service {
   http::TargetsApi* const targets_api_;
   const scrape::ManagerOptions opts_;
   const std::function<void(const scrape::LoadedConfig&)> on_config_;
+  std::function<absl::Status()> reload_fn_;
   std::mutex reload_mu_;
   std::unique_ptr<ingest::IngestMetrics> ingest_metrics_;
   std::unique_ptr<scrape::Manager> manager_;

@@ -3,9 +3,12 @@
 #include <signal.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <sstream>
 
 #include "base/log.h"
 #include "base/metrics.h"
@@ -14,7 +17,9 @@
 #include "cmd/scrape_service.h"
 #include "cmd/alerting_service.h"
 #include "cmd/service.h"
+#include "config/config.h"
 #include "fs/file_system.h"
+#include "http/auth.h"
 #include "http/dashboard_store.h"
 #include "http/dashboards_api.h"
 #include "http/embedded_files.h"
@@ -24,11 +29,10 @@
 #include "http/server.h"
 #include "http/targets_api.h"
 #include "http/ui_handler.h"
-#include "config/config.h"
 #include "ingest/decoded.h"
 #include "ingest/remote_write.h"
+#include "scrape/config.h"
 #include "storage/exemplar/circular_storage.h"
-#include "yaml-cpp/yaml.h"
 
 namespace vigil::cmd {
 namespace {
@@ -135,9 +139,149 @@ class DashboardService : public Service {
   http::DashboardsApi* api_;
 };
 
+// --config.file, read whole: the common sections, the scrape jobs and the token files.
+struct LoadedFile {
+  std::string text;
+  scrape::LoadedConfig cfg;
+};
+
+absl::StatusOr<LoadedFile> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("cannot read config file {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  LoadedFile out;
+  out.text = ss.str();
+  ASSIGN_OR_RETURN(out.cfg, scrape::ParseConfigText(out.text, path));
+  RETURN_IF_ERROR(config::ReadTokenFiles(&out.cfg.config, path));
+  return out;
+}
+
+// Applies the runtime parts of the config (auth, limits, the redacted text for
+// /api/v1/status/config) and runs reloads: validate everything first, then apply to every
+// part, so a bad file changes nothing. Reloads are serialised.
+class ConfigReloader {
+ public:
+  struct Parts {
+    http::Auth* auth = nullptr;
+    http::IngestApi* ingest = nullptr;
+    http::QueryApi* query = nullptr;
+    const http::Api* api = nullptr;  // storage access (its lease)
+    ScrapeService* scrape = nullptr;
+    AlertingService* alerting = nullptr;
+  };
+
+  ConfigReloader(std::string path, FlagOverrides flags, metrics::Registry* registry, Parts parts)
+      : path_(std::move(path)), flags_(flags), parts_(parts) {
+    auto* reloads = registry->NewCounterFamily("vigil_config_reloads_total",
+                                               "Configuration reloads by result.", {"result"});
+    reloads_ok_ = reloads->WithLabelValues({"success"});
+    reloads_failed_ = reloads->WithLabelValues({"failure"});
+    last_ok_ = registry->NewGauge("vigil_config_last_reload_successful",
+                                  "Whether the last configuration reload succeeded (1) or not.");
+    last_ok_time_ = registry->NewGauge(
+        "vigil_config_last_reload_success_timestamp_seconds",
+        "Time of the last successful configuration load (Unix seconds).");
+  }
+
+  // The configuration the server starts with (default when there is no file).
+  void ApplyInitial(const config::Config& cfg, const std::string& text) {
+    std::lock_guard lock(mu_);
+    ApplyRuntime(cfg, text);
+    current_ = cfg;
+    last_ok_->Set(1);
+    last_ok_time_->Set(static_cast<double>(std::time(nullptr)));
+  }
+
+  // After this, reloads are refused (the services are stopping).
+  void Stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+
+  absl::Status Reload() {
+    std::lock_guard lock(mu_);
+    if (stopped_) return absl::UnavailableError("the server is shutting down");
+    if (path_.empty()) return absl::FailedPreconditionError("no --config.file to reload");
+    absl::StatusOr<LoadedFile> loaded = LoadConfig(path_);
+    if (!loaded.ok()) {
+      reloads_failed_->Inc();
+      last_ok_->Set(0);
+      VLOG_ERROR("main", "reload refused, keeping the running configuration: {}",
+                 Msg(loaded.status()));
+      return loaded.status();
+    }
+    // Rules and the notifier first: they read their own files (rule files, notify section,
+    // templates) and refuse a bad one without applying anything, so a failure here leaves
+    // the whole running configuration as it was.
+    if (parts_.alerting != nullptr) {
+      if (absl::Status st = parts_.alerting->Reload(); !st.ok()) {
+        reloads_failed_->Inc();
+        last_ok_->Set(0);
+        VLOG_ERROR("main", "reload refused, keeping the running configuration: {}", Msg(st));
+        return st;
+      }
+    }
+    const config::Config& cfg = loaded->cfg.config;
+    std::vector<std::string> changes = config::DescribeChanges(current_, cfg);
+    ApplyRuntime(cfg, loaded->text);
+    current_ = cfg;
+    for (const std::string& c : changes) VLOG_INFO("main", "config change: {}", c);
+    if (changes.empty()) VLOG_INFO("main", "config change: none to tenants, auth or limits");
+    if (parts_.scrape != nullptr) {
+      if (absl::Status st = parts_.scrape->Apply(loaded->cfg); !st.ok()) {
+        // Only the self-scrape job's setup can fail here; the scrape jobs keep running.
+        reloads_failed_->Inc();
+        last_ok_->Set(0);
+        VLOG_ERROR("main", "reload: {}", Msg(st));
+        return st;
+      }
+    }
+    reloads_ok_->Inc();
+    last_ok_->Set(1);
+    last_ok_time_->Set(static_cast<double>(std::time(nullptr)));
+    VLOG_INFO("main", "reloaded {}: {} scrape job(s), {} tenant(s)", path_,
+              loaded->cfg.scrape_configs.size(), cfg.tenants.size());
+    return absl::OkStatus();
+  }
+
+ private:
+  void ApplyRuntime(const config::Config& cfg, const std::string& text) {
+    for (const std::string& line : DescribeOverrides(cfg, flags_)) {
+      VLOG_INFO("main", "flag overrides config: {}", line);
+    }
+    for (const std::string& key : cfg.unused) {
+      VLOG_WARN("main", "config: {} is accepted for compatibility with Prometheus but has no "
+                "effect in Vigil", key);
+    }
+    const EffectiveLimits limits = ResolveLimits(cfg, flags_);
+    if (parts_.auth != nullptr) parts_.auth->Update(ResolveAuth(cfg));
+    if (parts_.ingest != nullptr) parts_.ingest->SetRateLimits(limits.rate, limits.rate_tenants);
+    if (parts_.api != nullptr) {
+      http::Response ignored;
+      if (http::Api::Lease lease = parts_.api->NeedDb(&ignored)) {
+        lease.db()->SetLimits(limits.storage, limits.storage_tenants);
+      }
+    }
+    if (parts_.query != nullptr) parts_.query->SetConfigYaml(config::RedactedYaml(text));
+  }
+
+  const std::string path_;
+  const FlagOverrides flags_;
+  const Parts parts_;
+  std::mutex mu_;
+  config::Config current_;  // guarded by mu_
+  bool stopped_ = false;    // guarded by mu_
+  metrics::Counter* reloads_ok_;
+  metrics::Counter* reloads_failed_;
+  metrics::Gauge* last_ok_;
+  metrics::Gauge* last_ok_time_;
+};
+
 }  // namespace
 
-int RunServer(const ServerConfig& cfg) {
+int RunServer(const ServerConfig& server_cfg) {
+  ServerConfig cfg = server_cfg;
   // Block the termination signals before any thread exists, so every thread inherits the
   // mask and only sigwait below receives them.
   sigset_t sigs;
@@ -149,20 +293,36 @@ int RunServer(const ServerConfig& cfg) {
 
   VLOG_INFO("main", "starting Vigil {} (revision {}, branch {})", cfg.build.version,
             cfg.build.revision, cfg.build.branch);
-  std::string config_yaml;
+  // The whole file is validated before anything starts: a typo is found now, not later.
+  LoadedFile file;
   if (!cfg.config_file.empty()) {
-    // The configuration sections (scrape, rules, tenants) are not wired yet; the file is
-    // still checked so that a typo is found at startup rather than later.
-    try {
-      YAML::LoadFile(cfg.config_file);
-      std::ifstream in(cfg.config_file);
-      config_yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    } catch (const YAML::Exception& e) {
-      VLOG_ERROR("main", "FATAL: cannot load config file {}: {}", cfg.config_file, e.what());
+    absl::StatusOr<LoadedFile> loaded = LoadConfig(cfg.config_file);
+    if (!loaded.ok()) {
+      VLOG_ERROR("main", "FATAL: cannot load config file: {}", Msg(loaded.status()));
       spdlog::default_logger()->flush();
       return 1;
     }
-    VLOG_INFO("main", "loaded config file {}", cfg.config_file);
+    file = std::move(*loaded);
+  }
+  const config::Config& file_cfg = file.cfg.config;
+  // Storage settings read once at startup: the file's unless a flag was given.
+  if (!cfg.overrides.out_of_order_time_window_ms && file_cfg.storage.out_of_order_time_window_ms) {
+    cfg.storage.out_of_order_window_ms = *file_cfg.storage.out_of_order_time_window_ms;
+  }
+  {
+    const EffectiveLimits limits = ResolveLimits(file_cfg, cfg.overrides);
+    cfg.storage.limits = limits.storage;
+    cfg.storage.tenant_limits = limits.storage_tenants;
+  }
+  if (!cfg.config_file.empty()) {
+    const config::LimitsConfig l = DefaultLimits(file_cfg, cfg.overrides);
+    VLOG_INFO("main",
+              "loaded config file {}: {} scrape job(s), {} tenant(s) (authentication {}); "
+              "limits per tenant: max_series {}, max_series_per_metric {}, ingestion_rate {}/s "
+              "(0 = unlimited)",
+              cfg.config_file, file.cfg.scrape_configs.size(), file_cfg.tenants.size(),
+              file_cfg.tenants.empty() ? "off" : "on", l.max_series_per_tenant,
+              l.max_series_per_metric, l.ingestion_rate);
   }
 
   metrics::Registry& registry = metrics::Registry::Default();
@@ -175,25 +335,20 @@ int RunServer(const ServerConfig& cfg) {
 
   // Exemplars live in memory for the life of the process (storage/exemplar), sized by
   // storage.exemplars.max_exemplars and resized when a reload changes it.
-  int64_t max_exemplars = config::StorageConfig{}.max_exemplars;
-  if (!config_yaml.empty()) {
-    // A bad file is reported by the scrape service's full check at start.
-    if (auto c = config::Parse(config_yaml, cfg.config_file); c.ok()) {
-      max_exemplars = c->storage.max_exemplars;
-    }
-  }
-  storage::exemplar::CircularExemplarStorage exemplars(max_exemplars);
+  storage::exemplar::CircularExemplarStorage exemplars(file_cfg.storage.max_exemplars);
 
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
+  http::Auth auth(&registry);
+  router.SetAuth(&auth);
   api.Register(&router);
   http::TargetsApi targets_api;  // /api/v1/targets, /api/v1/targets/metadata, /-/reload
   targets_api.Register(&router);
   PushIngest push(cfg.push, &registry);
   push.Register(&router);
+  api.SetPushGuards(push.api()->guards());  // remote_write obeys the push limits too
   http::QueryApiOptions query_opts;
   query_opts.flags = cfg.flags;
-  query_opts.config_yaml = config_yaml;
   query_opts.storage_retention = cfg.retention_text;
   query_opts.exemplars = &exemplars;
   http::QueryApi query_api(&api, std::move(query_opts));
@@ -248,11 +403,16 @@ int RunServer(const ServerConfig& cfg) {
       [storage_ptr]() -> storage::DB* { return storage_ptr->db(); }});
   alerting->Register(&router);
   AlertingService* alerting_ptr = alerting.get();
-  targets_api.AddReloader([alerting_ptr] { return alerting_ptr->Reload(); });
   services.Add(std::move(alerting));
   // Ready last, once the configuration (scrape jobs, rules, notifier) is loaded, as
   // Prometheus is; stopped first, so writes end before the other roles stop.
   services.Add(std::make_unique<ReadyService>(&api, storage_ptr));
+
+  ConfigReloader reloader(cfg.config_file, cfg.overrides, &registry,
+                          {&auth, push.api(), &query_api, &api, scrape_ptr, alerting_ptr});
+  // Auth, limits and the shown config apply before the server answers anything.
+  reloader.ApplyInitial(file_cfg, file.text);
+  scrape_ptr->SetReloadFunction([&reloader] { return reloader.Reload(); });
 
   if (absl::Status s = services.StartAll(); !s.ok()) {
     VLOG_ERROR("main", "FATAL: {}", Msg(s));
@@ -264,13 +424,11 @@ int RunServer(const ServerConfig& cfg) {
   int sig = 0;
   while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
     VLOG_INFO("main", "received SIGHUP; reloading the configuration");
-    (void)scrape_ptr->Reload();  // a refused reload is logged; the old config keeps running
-    if (absl::Status rs = alerting_ptr->Reload(); !rs.ok()) {
-      VLOG_ERROR("main", "reloading rules and notifier: {}", Msg(rs));
-    }
+    (void)reloader.Reload();  // a refused reload is logged; the old config keeps running
   }
   VLOG_INFO("main", "received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   const auto t0 = std::chrono::steady_clock::now();
+  reloader.Stop();
   services.StopAll();
   registry.RemoveCollector(process_collector);
   VLOG_INFO("main", "shutdown complete in {} ms",

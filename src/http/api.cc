@@ -2,8 +2,9 @@
 
 #include <charconv>
 #include <chrono>
-#include <thread>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "base/log.h"
 #include "fmt/format.h"
@@ -16,7 +17,6 @@
 namespace vigil::http {
 namespace {
 
-constexpr std::string_view kTenant = storage::kDefaultTenant;
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
@@ -176,7 +176,7 @@ void Api::Series(const Request& req, Response* resp) {
   Lease lease = NeedDb(resp);
   if (!lease) return;
   storage::DB* d = lease.db();
-  auto q = d->NewQuerier(kTenant, start, end);
+  auto q = d->NewQuerier(req.tenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   std::set<model::Labels> found;
   std::vector<std::string> warnings;
@@ -237,7 +237,7 @@ void Api::RespondNameUnion(const Request& req, Response* resp, const NameLister&
   }
   Lease lease = NeedDb(resp);
   if (!lease) return;
-  auto q = lease.db()->NewQuerier(kTenant, start, end);
+  auto q = lease.db()->NewQuerier(req.tenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   if (sets.empty()) sets.emplace_back();
   std::set<std::string> names;
@@ -262,7 +262,7 @@ void Api::Export(const Request& req, Response* resp) {
   Lease lease = NeedDb(resp);
   if (!lease) return;
   storage::DB* d = lease.db();
-  auto q = d->NewQuerier(kTenant, start, end);
+  auto q = d->NewQuerier(req.tenant, start, end);
   if (!q.ok()) return Internal(resp, Msg(q.status()));
   storage::SelectHints hints;
   hints.start = start;
@@ -317,10 +317,40 @@ void Api::Write(const Request& req, Response* resp) {
                                        "write 1.0 (application/x-protobuf)\n",
                                        ctype));
   }
+  constexpr std::string_view kProtocol = "remote_write";
+  std::optional<ingest::InflightLimiter::Grant> grant;
+  if (guards_.inflight != nullptr) {
+    grant.emplace(guards_.inflight->Acquire(static_cast<int64_t>(req.body.size())));
+    if (!grant->ok()) {
+      if (guards_.metrics != nullptr) guards_.metrics->Request(kProtocol, "rate_limited");
+      if (guards_.tenants != nullptr) guards_.tenants->RequestRefused(req.tenant, "overloaded");
+      resp->headers.emplace_back("Retry-After", "1");
+      return resp->Text(429, "cannot accept remote_write request: too much data is being "
+                             "ingested at once; retry later\n");
+    }
+  }
+  if (guards_.rate != nullptr) {
+    ingest::TenantRateLimiter::Verdict v = guards_.rate->Admit(req.tenant);
+    if (!v.allowed) {
+      if (guards_.metrics != nullptr) guards_.metrics->Request(kProtocol, "rate_limited");
+      if (guards_.tenants != nullptr) guards_.tenants->RequestRefused(req.tenant, "rate_limited");
+      resp->headers.emplace_back("Retry-After", std::to_string(v.retry_after_s));
+      return resp->Text(429, fmt::format("cannot accept samples: tenant \"{}\" is over its "
+                                         "ingestion rate limit of {} samples/s (burst {}); "
+                                         "retry after {}s\n",
+                                         req.tenant, v.limit.samples_per_second, v.limit.burst,
+                                         v.retry_after_s));
+    }
+  }
   Lease lease = NeedDb(resp);
   if (!lease) return;
   ingest::RemoteWriteIngester* ing = lease.ingester();
-  ingest::WriteResult r = ing->Write(kTenant, req.body);
+  ingest::WriteResult r = ing->Write(req.tenant, req.body);
+  if (guards_.rate != nullptr) guards_.rate->Charge(req.tenant, r.samples_stored + r.samples_refused);
+  if (guards_.tenants != nullptr) {
+    guards_.tenants->Accepted(req.tenant, r.samples_stored);
+    guards_.tenants->Refused(req.tenant, "rejected", r.samples_refused);
+  }
   if (r.http_status == 204) {
     resp->status = 204;
     resp->body.clear();
@@ -366,7 +396,7 @@ void Api::DeleteSeries(const Request& req, Response* resp) {
   if (!lease) return;
   storage::DB* d = lease.db();
   for (const auto& m : sets) {
-    if (auto st = d->Delete(kTenant, start, end, m); !st.ok()) {
+    if (auto st = d->Delete(req.tenant, start, end, m); !st.ok()) {
       return Internal(resp, fmt::format("delete series: {}", Msg(st)));
     }
   }
@@ -392,7 +422,7 @@ void Api::TsdbStatus(const Request& req, Response* resp) {
   Lease lease = NeedDb(resp);
   if (!lease) return;
   storage::DB* d = lease.db();
-  storage::TsdbStatus st = d->GetTsdbStatus(kTenant, static_cast<int>(limit));
+  storage::TsdbStatus st = d->GetTsdbStatus(req.tenant, static_cast<int>(limit));
   std::string out;
   JsonWriter w(&out);
   w.BeginObject().Key("status").String("success").Key("data").BeginObject();

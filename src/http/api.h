@@ -10,8 +10,12 @@
 // JSON shapes and error bodies follow Prometheus's API ({"status":"success","data":...}
 // and {"status":"error","errorType":"bad_data","error":"..."} with 400).
 //
-// Every request acts for the default tenant until authentication exists; queriers strip
-// the reserved __tenant__ label, so it never shows in answers.
+// Every request acts for its tenant (Request::tenant, set from its credentials by the
+// Router; "default" without authentication); queriers strip the reserved __tenant__
+// label, so it never shows in answers. remote_write obeys the push guards (in-flight
+// budget, the tenant's rate limit, per-tenant counters) shared with the other push
+// endpoints: since it stores while decoding, a tenant in rate debt is refused up front
+// (429 + Retry-After) and what it stored is charged afterwards.
 //
 // Thread-safety: handlers run concurrently. AttachStorage() and DetachStorage() may be
 // called from any thread while the server runs; requests that need storage answer 503
@@ -24,6 +28,7 @@
 #include <string>
 
 #include "base/metrics.h"
+#include "http/ingest_api.h"
 #include "http/server.h"
 #include "storage/db.h"
 
@@ -48,6 +53,9 @@ class Api {
 
   // Registers every endpoint. The Api must outlive the router's use.
   void Register(Router* router);
+  // Limits and counters for /api/v1/write (IngestApi::guards()); call before serving.
+  // Without them remote_write is unlimited.
+  void SetPushGuards(PushGuards guards) { guards_ = guards; }
 
   // Makes storage available and /-/ready answer 200. Both must stay valid until
   // DetachStorage() returns.
@@ -100,6 +108,7 @@ class Api {
 
   const BuildInfo build_;
   metrics::Registry* const registry_;
+  PushGuards guards_;
   // Sequentially consistent on purpose: a request increments in_use_ then reads db_,
   // DetachStorage clears db_ then reads in_use_, so one of them always sees the other.
   std::atomic<storage::DB*> db_{nullptr};

@@ -15,7 +15,6 @@
 namespace vigil::http {
 namespace {
 
-constexpr std::string_view kTenant = storage::kDefaultTenant;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
@@ -29,13 +28,50 @@ int StatusFor(const absl::Status& s) {
 
 }  // namespace
 
+TenantCounters::TenantCounters(metrics::Registry* registry) {
+  if (registry == nullptr) return;
+  accepted_ = registry->NewCounterFamily("vigil_tenant_samples_accepted_total",
+                                         "Samples stored, by tenant, over every push protocol.",
+                                         {"tenant"});
+  refused_ = registry->NewCounterFamily(
+      "vigil_tenant_samples_refused_total",
+      "Samples refused, by tenant and reason (rate_limited, rejected).", {"tenant", "reason"});
+  requests_refused_ = registry->NewCounterFamily(
+      "vigil_tenant_requests_refused_total",
+      "Push requests refused before their samples were counted, by tenant and reason "
+      "(rate_limited, overloaded).",
+      {"tenant", "reason"});
+}
+
+void TenantCounters::Accepted(std::string_view tenant, int64_t n) {
+  if (accepted_ != nullptr && n > 0) accepted_->WithLabelValues({std::string(tenant)})->Inc(static_cast<double>(n));
+}
+
+void TenantCounters::Refused(std::string_view tenant, std::string_view reason, int64_t n) {
+  if (refused_ != nullptr && n > 0) {
+    refused_->WithLabelValues({std::string(tenant), std::string(reason)})->Inc(static_cast<double>(n));
+  }
+}
+
+void TenantCounters::RequestRefused(std::string_view tenant, std::string_view reason) {
+  if (requests_refused_ != nullptr) {
+    requests_refused_->WithLabelValues({std::string(tenant), std::string(reason)})->Inc();
+  }
+}
+
 IngestApi::IngestApi(IngestApiOptions opts, metrics::Registry* registry)
     : opts_(std::move(opts)),
       metrics_(registry),
+      tenants_(registry),
       rate_(opts_.rate_limit),
       inflight_(opts_.max_inflight_bytes) {}
 
 IngestApi::~IngestApi() = default;
+
+void IngestApi::SetRateLimits(ingest::RateLimit defaults,
+                              std::map<std::string, ingest::RateLimit, std::less<>> per_tenant) {
+  rate_.SetLimits(defaults, std::move(per_tenant));
+}
 
 void IngestApi::Attach(storage::Appendable* db) { db_.store(db); }
 
@@ -77,6 +113,7 @@ void IngestApi::Push(const Request& req, Response* resp, std::string_view protoc
   ingest::InflightLimiter::Grant grant =
       inflight_.Acquire(static_cast<int64_t>(req.body.size()));
   if (!grant.ok()) {
+    tenants_.RequestRefused(req.tenant, "overloaded");
     resp->headers.emplace_back("Retry-After", "1");
     return fail(429, fmt::format("cannot accept {} request: too much data is being ingested at "
                                  "once (limit {} bytes in flight); retry later",
@@ -93,17 +130,18 @@ void IngestApi::Push(const Request& req, Response* resp, std::string_view protoc
   }
   const auto n = static_cast<int64_t>(batch.samples.size());
   if (n > 0) {
-    ingest::TenantRateLimiter::Verdict v = rate_.Take(kTenant, n);
+    ingest::TenantRateLimiter::Verdict v = rate_.Take(req.tenant, n);
     if (!v.allowed) {
       metrics_.Refused(protocol, "rate_limited", n);
+      tenants_.Refused(req.tenant, "rate_limited", n);
       resp->headers.emplace_back("Retry-After", std::to_string(v.retry_after_s));
       return fail(429, fmt::format("cannot accept {} samples: tenant \"{}\" is over its ingestion "
                                    "rate limit of {} samples/s (burst {}); retry after {}s",
-                                   n, kTenant, opts_.rate_limit.samples_per_second,
-                                   rate_.limit().burst, v.retry_after_s));
+                                   n, req.tenant, v.limit.samples_per_second, v.limit.burst,
+                                   v.retry_after_s));
     }
   }
-  metadata_.Update(kTenant, batch.metadata);
+  metadata_.Update(req.tenant, batch.metadata);
 
   in_use_.fetch_add(1);
   struct Release {
@@ -113,8 +151,10 @@ void IngestApi::Push(const Request& req, Response* resp, std::string_view protoc
   storage::Appendable* db = db_.load();
   if (db == nullptr) return fail(503, "storage is not ready");
 
-  ingest::BatchWriter w(db, kTenant, protocol, &metrics_, opts_.ingest);
+  ingest::BatchWriter w(db, req.tenant, protocol, &metrics_, opts_.ingest);
   ingest::WriteResult r = ingest::WriteBatch(&batch, &w);
+  tenants_.Accepted(req.tenant, r.samples_stored);
+  tenants_.Refused(req.tenant, "rejected", r.samples_refused);
   if (r.http_status >= 500) {
     VLOG_ERROR("http", "{} from {}: {}", protocol, req.remote, r.message);
   } else if (r.http_status != 204) {
@@ -206,7 +246,7 @@ void IngestApi::Metadata(const Request& req, Response* resp) {
   };
   int64_t limit, per_metric;
   if (!num("limit", &limit) || !num("limit_per_metric", &per_metric)) return;
-  auto md = metadata_.Get(kTenant, req.Param("metric"), limit < 0 ? 0 : limit,
+  auto md = metadata_.Get(req.tenant, req.Param("metric"), limit < 0 ? 0 : limit,
                           per_metric < 0 ? 0 : per_metric);
   std::string out;
   JsonWriter w(&out);

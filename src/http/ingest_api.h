@@ -16,12 +16,24 @@
 // 415 for others, 413 past the decompressed size limit), decode (400 with line:col),
 // per-tenant rate limit (429 + Retry-After), then the shared BatchWriter (204, or 400
 // naming refused series and reasons, or 500). While no storage is attached: 503.
+// Everything is per request tenant (Request::tenant): its series, its metadata, its rate
+// limit (SetRateLimits gives tenants their own). remote_write (Api) shares the in-flight
+// budget, the rate limiter and the counters through guards().
+//
+// Per-tenant counters (tenant names come from the config, so the label stays bounded):
+//   vigil_tenant_samples_accepted_total{tenant}
+//   vigil_tenant_samples_refused_total{tenant,reason}   rate_limited or rejected
+//                                                       (validation, order, series limits)
+//   vigil_tenant_requests_refused_total{tenant,reason}  rate_limited or overloaded, for
+//                                                       requests refused before decoding
 //
 // Thread-safety: handlers run concurrently; Attach/Detach may be called at any time.
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "base/metrics.h"
 #include "http/server.h"
@@ -32,6 +44,28 @@
 #include "storage/appender.h"
 
 namespace vigil::http {
+
+// Per-tenant sample and request counters (see above). Thread-safe.
+class TenantCounters {
+ public:
+  explicit TenantCounters(metrics::Registry* registry);  // nullptr: counts nothing
+  void Accepted(std::string_view tenant, int64_t n);
+  void Refused(std::string_view tenant, std::string_view reason, int64_t n);
+  void RequestRefused(std::string_view tenant, std::string_view reason);
+
+ private:
+  metrics::CounterFamily* accepted_ = nullptr;
+  metrics::CounterFamily* refused_ = nullptr;
+  metrics::CounterFamily* requests_refused_ = nullptr;
+};
+
+// What every push path shares, so remote_write (Api) obeys the same limits.
+struct PushGuards {
+  ingest::TenantRateLimiter* rate = nullptr;
+  ingest::InflightLimiter* inflight = nullptr;
+  ingest::IngestMetrics* metrics = nullptr;
+  TenantCounters* tenants = nullptr;
+};
 
 struct IngestApiOptions {
   ingest::IngestOptions ingest;
@@ -52,6 +86,10 @@ class IngestApi {
 
   ingest::IngestMetrics* ingest_metrics() { return &metrics_; }
   ingest::MetadataStore* metadata() { return &metadata_; }
+  PushGuards guards() { return {&rate_, &inflight_, &metrics_, &tenants_}; }
+  // Replaces the rate limits (reload): `defaults` for tenants not in `per_tenant`.
+  void SetRateLimits(ingest::RateLimit defaults,
+                     std::map<std::string, ingest::RateLimit, std::less<>> per_tenant);
 
  private:
   using Decoder = std::function<absl::Status(std::string_view body, int64_t now_ms,
@@ -69,6 +107,7 @@ class IngestApi {
 
   const IngestApiOptions opts_;
   ingest::IngestMetrics metrics_;
+  TenantCounters tenants_;
   ingest::MetadataStore metadata_;
   ingest::TenantRateLimiter rate_;
   ingest::InflightLimiter inflight_;

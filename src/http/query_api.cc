@@ -20,7 +20,6 @@
 namespace vigil::http {
 namespace {
 
-constexpr std::string_view kTenant = storage::kDefaultTenant;
 constexpr std::string_view kTruncated = "results truncated due to limit";
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
@@ -458,7 +457,16 @@ std::string_view ErrorTypeFor(const absl::Status& s) {
 }
 
 QueryApi::QueryApi(const Api* api, QueryApiOptions opts)
-    : api_(api), opts_(std::move(opts)), start_time_ms_(SystemNowMs()), now_ms_(&SystemNowMs) {}
+    : api_(api),
+      opts_(std::move(opts)),
+      start_time_ms_(SystemNowMs()),
+      now_ms_(&SystemNowMs),
+      config_yaml_(opts_.config_yaml) {}
+
+void QueryApi::SetConfigYaml(std::string yaml) {
+  std::lock_guard lock(config_mu_);
+  config_yaml_ = std::move(yaml);
+}
 
 void QueryApi::Register(Router* r) {
   auto bind = [this](void (QueryApi::*fn)(const Request&, Response*) const) {
@@ -512,7 +520,7 @@ void QueryApi::Query(const Request& req, Response* resp) const {
   if (!lease) return;
   const auto t1 = std::chrono::steady_clock::now();
   promql::Engine engine(eo);
-  auto res = engine.Exec(*lease.db(), kTenant, **expr, t, t, 0, text);
+  auto res = engine.Exec(*lease.db(), req.tenant, **expr, t, t, 0, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   const auto t2 = std::chrono::steady_clock::now();
   ApplyLimit(limit, &*res);
@@ -550,7 +558,7 @@ void QueryApi::QueryRange(const Request& req, Response* resp) const {
   if (!lease) return;
   const auto t1 = std::chrono::steady_clock::now();
   promql::Engine engine(eo);
-  auto res = engine.Exec(*lease.db(), kTenant, *expr, start, end, *step, text);
+  auto res = engine.Exec(*lease.db(), req.tenant, *expr, start, end, *step, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   const auto t2 = std::chrono::steady_clock::now();
   ApplyLimit(limit, &*res);
@@ -644,7 +652,7 @@ void QueryApi::QueryExemplars(const Request& req, Response* resp) const {
   if (selectors.empty()) return resp->Json(200, "{\"status\":\"success\",\"data\":null}");
   std::vector<storage::ExemplarQueryResult> res;
   if (opts_.exemplars != nullptr) {
-    res = opts_.exemplars->SelectExemplars(kTenant, start, end, selectors);
+    res = opts_.exemplars->SelectExemplars(req.tenant, start, end, selectors);
   }
   std::string out = "{\"status\":\"success\",\"data\":[";
   for (size_t i = 0; i < res.size(); ++i) {
@@ -721,7 +729,12 @@ void QueryApi::Config(const Request&, Response* resp) const {
   std::string out;
   JsonWriter w(&out);
   w.BeginObject().Key("status").String("success").Key("data").BeginObject();
-  w.Key("yaml").String(opts_.config_yaml).EndObject().EndObject();
+  std::string yaml;
+  {
+    std::lock_guard lock(config_mu_);
+    yaml = config_yaml_;
+  }
+  w.Key("yaml").String(yaml).EndObject().EndObject();
   resp->Json(200, std::move(out));
 }
 
@@ -737,7 +750,7 @@ void QueryApi::SeedInstant(const Request& req, Response* resp) const {
   if (!expr.ok()) return InvalidParam(resp, "expr", Msg(expr.status()));
   Api::Lease lease = api_->NeedDb(resp);
   if (!lease) return;
-  auto res = promql::Engine(eo).Exec(*lease.db(), kTenant, **expr, t, t, 0, text);
+  auto res = promql::Engine(eo).Exec(*lease.db(), req.tenant, **expr, t, t, 0, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   std::string out = "{\"status\":\"success\",\"data\":";
   AppendSeedData(&out, *res);
@@ -808,7 +821,7 @@ void QueryApi::SeedRange(const Request& req, Response* resp) const {
   if (expr == nullptr) return;
   Api::Lease lease = api_->NeedDb(resp);
   if (!lease) return;
-  auto res = promql::Engine(eo).Exec(*lease.db(), kTenant, *expr, start, end, step, text);
+  auto res = promql::Engine(eo).Exec(*lease.db(), req.tenant, *expr, start, end, step, text);
   if (!res.ok()) return RespondError(resp, ErrorTypeFor(res.status()), Msg(res.status()));
   std::string out = "{\"status\":\"success\",\"data\":";
   AppendSeedData(&out, *res);

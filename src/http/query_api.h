@@ -18,6 +18,8 @@
 // Thread-safety: handlers run concurrently; a QueryApi is immutable after Register().
 #pragma once
 
+#include <mutex>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,6 +65,9 @@ class QueryApi {
 
   void Register(Router* router);
 
+  // Replaces what /api/v1/status/config shows (after a reload; secrets already redacted).
+  void SetConfigYaml(std::string yaml);
+
   // Milliseconds since the epoch; a test may fix it.
   void SetClockForTest(int64_t (*now_ms)()) { now_ms_ = now_ms; }
 
@@ -85,6 +90,8 @@ class QueryApi {
   const QueryApiOptions opts_;
   const int64_t start_time_ms_;
   int64_t (*now_ms_)();
+  mutable std::mutex config_mu_;
+  std::string config_yaml_;  // guarded by config_mu_
 };
 
 }  // namespace vigil::http

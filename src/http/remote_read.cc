@@ -18,7 +18,6 @@ namespace {
 
 namespace pb = ::vigil::remoteread;
 
-constexpr std::string_view kTenant = storage::kDefaultTenant;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
@@ -239,7 +238,7 @@ void RemoteRead::Read(const Request& req, Response* resp) const {
   std::string stream;
   for (int qi = 0; qi < rr.queries_size(); ++qi) {
     const pb::Query& q = rr.queries(qi);
-    auto querier = lease.db()->NewQuerier(kTenant, q.start_timestamp_ms(), q.end_timestamp_ms());
+    auto querier = lease.db()->NewQuerier(req.tenant, q.start_timestamp_ms(), q.end_timestamp_ms());
     if (!querier.ok()) return resp->Text(500, fmt::format("remote read: {}\n", Msg(querier.status())));
     auto set = (*querier)->Select(true, ToHints(q), matchers[qi]);
     pb::QueryResult* qr = streamed ? nullptr : samples_resp.add_results();

@@ -100,6 +100,13 @@ void CollectStorage(const storage::DB* db, std::vector<FamilySnapshot>* out) {
        "Series created in the head.", Type::kCounter, s.series_created);
   both("vigil_tsdb_head_series_removed_total", "prometheus_tsdb_head_series_removed_total",
        "Series removed from the head.", Type::kCounter, s.series_removed);
+  FamilySnapshot by_tenant{"vigil_tenant_head_series",
+                           "Active (head) series by tenant, the figure max_series limits.",
+                           Type::kGauge, {}};
+  for (const auto& [tenant, n] : db->HeadSeriesByTenant()) {
+    by_tenant.points.push_back({{{"tenant", tenant}}, static_cast<double>(n)});
+  }
+  out->push_back(std::move(by_tenant));
   FamilySnapshot rejected{"vigil_tsdb_samples_rejected_total",
                           "Samples refused by storage, by reason.", Type::kCounter, {}};
   constexpr storage::Reject kReasons[] = {

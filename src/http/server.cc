@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "fmt/format.h"
+#include "http/auth.h"
 #include "http/json.h"
 
 namespace vigil::http {
@@ -143,7 +144,14 @@ void Router::Serve(Request& req, Response* resp) const {
   std::string handler_name;
   if (found != nullptr) {
     handler_name = found->pattern;
-    found->handler(req, resp);
+    Auth::Decision d;
+    if (auth_ != nullptr) d = auth_->Authorize(req, found->pattern);
+    if (d.status != 200) {
+      Auth::Refuse(d, resp);
+    } else {
+      if (auth_ != nullptr) req.tenant = std::move(d.tenant);
+      found->handler(req, resp);
+    }
   } else if (path_known) {
     handler_name = "method_not_allowed";
     resp->Text(405, fmt::format("method {} not allowed for {}\n", req.method, req.path));
@@ -266,7 +274,8 @@ class Session : public std::enable_shared_from_this<Session> {
       res->version(req->version());
       res->result(static_cast<unsigned>(resp.status));
       if (resp.status != 204) res->set(bhttp::field::content_type, resp.content_type);
-      for (const auto& [k, v] : resp.headers) res->set(k, v);
+      // insert, not set: a header may repeat (WWW-Authenticate with two schemes).
+      for (const auto& [k, v] : resp.headers) res->insert(k, v);
       res->body() = std::move(resp.body);
       res->keep_alive(self->keep_alive_ && !self->srv_->stopping.load());
       res->prepare_payload();

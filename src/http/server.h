@@ -46,6 +46,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote;  // "ip:port" of the client
+  // The tenant the request acts for, set by the Router from its credentials (http/auth.h);
+  // "default" when authentication is off.
+  std::string tenant = "default";
 
   // First value of a header / parameter, or "" if absent.
   std::string_view Header(std::string_view name) const;
@@ -75,6 +78,8 @@ struct Response {
 
 using Handler = std::function<void(const Request&, Response*)>;
 
+class Auth;
+
 // Maps method + path to handlers. Patterns are literal paths whose segments may be
 // ":name" (one path segment, URL-decoded into Request::path_params); a last segment
 // "*name" matches the rest of the path, zero or more segments, joined with '/' (the web
@@ -83,12 +88,16 @@ class Router {
  public:
   explicit Router(metrics::Registry* registry);
 
+  // Checks every request's credentials with `auth` (which must outlive the router) before
+  // its handler runs, and sets Request::tenant. Without it every request is "default".
+  void SetAuth(const Auth* auth) { auth_ = auth; }
+
   // `methods` is a list like "GET,POST". `name` labels the handler in metrics (Prometheus
   // uses the route pattern, e.g. "/api/v1/label/:name/values").
   void Handle(std::string_view methods, std::string pattern, Handler h);
 
-  // Finds the handler, runs it and counts the request. Unknown paths answer 404,
-  // known paths with another method 405.
+  // Finds the handler, authenticates, runs it and counts the request. Unknown paths
+  // answer 404, known paths with another method 405, refused credentials 401 or 403.
   void Serve(Request& req, Response* resp) const;
 
  private:
@@ -102,6 +111,7 @@ class Router {
   bool Match(const Route& r, const std::vector<std::string_view>& segs, Params* out) const;
 
   std::vector<Route> routes_;
+  const Auth* auth_ = nullptr;
   metrics::CounterFamily* requests_;
   metrics::HistogramFamily* durations_;
 };

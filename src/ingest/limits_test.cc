@@ -27,6 +27,42 @@ TEST(TenantRateLimiter, UnlimitedByDefault) {
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(l.Take("a", 1'000'000).allowed);
 }
 
+TEST(TenantRateLimiter, TenantsHaveTheirOwnLimitsAndReloadKeepsDebt) {
+  int64_t now = 0;
+  TenantRateLimiter l({100, 0}, [&] { return now; });
+  l.SetLimits({100, 0}, {{"big", {1000, 5000}}, {"free", {0, 0}}});
+  EXPECT_EQ(l.LimitFor("big").burst, 5000);
+  EXPECT_EQ(l.LimitFor("other").burst, 100) << "burst 0 means one second's worth";
+  EXPECT_TRUE(l.Take("big", 4000).allowed);
+  EXPECT_TRUE(l.Take("big", 3000).allowed);  // 2000 in debt
+  EXPECT_FALSE(l.Take("big", 1).allowed);
+  EXPECT_TRUE(l.Take("other", 150).allowed);
+  auto v = l.Take("other", 1);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.limit.samples_per_second, 100);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(l.Take("free", 1'000'000).allowed);
+  // A reload lowers "big": its debt stays, its new rate refills it.
+  l.SetLimits({100, 0}, {{"big", {10, 10}}});
+  now += 1000;
+  auto big = l.Take("big", 1);
+  EXPECT_FALSE(big.allowed);
+  EXPECT_EQ(big.retry_after_s, 200);  // (1990 debt + 1) / 10 per second
+  EXPECT_TRUE(l.Take("free", 150).allowed) << "\"free\" now has the default limit";
+  EXPECT_FALSE(l.Take("free", 1).allowed);
+}
+
+TEST(TenantRateLimiter, AdmitThenChargeIsTakeInTwoSteps) {
+  int64_t now = 0;
+  TenantRateLimiter l({100, 200}, [&] { return now; });
+  EXPECT_TRUE(l.Admit("a").allowed);
+  l.Charge("a", 250);  // stored 250 samples: 50 in debt
+  auto v = l.Admit("a");
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.retry_after_s, 1);
+  now += 600;  // +60 tokens: 10
+  EXPECT_TRUE(l.Admit("a").allowed);
+}
+
 TEST(InflightLimiter, RefusesPastTheBudgetAndReleasesOnScopeExit) {
   InflightLimiter l(100);
   {

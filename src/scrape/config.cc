@@ -126,6 +126,12 @@ class Parser {
     ScrapeConfig c;
     c.scrape_interval_ms = global_.scrape_interval_ms;
     c.scrape_timeout_ms = global_.scrape_timeout_ms;
+    // The global section's limits are every job's defaults, as in Prometheus.
+    c.sample_limit = global_.sample_limit;
+    c.label_limit = global_.label_limit;
+    c.label_name_length_limit = global_.label_name_length_limit;
+    c.label_value_length_limit = global_.label_value_length_limit;
+    c.body_size_limit = global_.body_size_limit;
     bool timeout_set = false;
     if (!n["job_name"]) return Error(n, "job_name is empty");
     ASSIGN_OR_RETURN(c.job_name, Str(n["job_name"], "job_name"));
@@ -301,8 +307,10 @@ class Parser {
     if (!c.authorization_credentials.empty() && !c.authorization_credentials_file.empty()) {
       return Error(n, "at most one of bearer_token & bearer_token_file must be configured");
     }
-    c.fingerprint = fmt::format("{}|{}|{}", YAML::Dump(n), c.scrape_interval_ms,
-                                c.scrape_timeout_ms);
+    c.fingerprint = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", YAML::Dump(n), c.scrape_interval_ms,
+                                c.scrape_timeout_ms, c.sample_limit, c.label_limit,
+                                c.label_name_length_limit, c.label_value_length_limit,
+                                c.body_size_limit);
     return c;
   }
 

@@ -133,6 +133,7 @@ DBImpl::DBImpl(const Options& opts)
   ho.chunk_range_ms = opts_.block_range_ms;
   ho.out_of_order_window_ms = opts_.out_of_order_window_ms;
   ho.limits = opts_.limits;
+  ho.tenant_limits = opts_.tenant_limits;
   ho.wal = &sink_;
   head_ = std::make_unique<head::Head>(ho);
 }
@@ -364,6 +365,14 @@ Stats DBImpl::GetStats() const {
 
 TsdbStatus DBImpl::GetTsdbStatus(std::string_view tenant, int limit) const {
   return head_->Status(tenant, limit);
+}
+
+void DBImpl::SetLimits(const Limits& defaults, const TenantLimits& per_tenant) {
+  head_->SetLimits(defaults, per_tenant);
+}
+
+std::vector<std::pair<std::string, int64_t>> DBImpl::HeadSeriesByTenant() const {
+  return head_->SeriesByTenant();
 }
 
 void DBImpl::BackgroundLoop() {

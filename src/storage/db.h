@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,7 +43,12 @@ struct Limits {
   int64_t max_series_per_tenant = 0;
   // Active (head) series per metric name within a tenant; 0 = unlimited.
   int64_t max_series_per_metric = 0;
+
+  bool operator==(const Limits&) const = default;
 };
+
+// Limits of named tenants; they replace Options::limits for those tenants.
+using TenantLimits = std::map<std::string, Limits, std::less<>>;
 
 struct Options {
   std::string path = "data";
@@ -61,6 +68,7 @@ struct Options {
   int64_t out_of_order_window_ms = 0;
 
   Limits limits;
+  TenantLimits tenant_limits;
 
   // Run compaction/retention on a background thread. Tests turn it off and call Compact().
   bool background_compaction = true;
@@ -138,6 +146,12 @@ class DB : public Appendable, public Queryable {
 
   virtual Stats GetStats() const = 0;
   virtual TsdbStatus GetTsdbStatus(std::string_view tenant, int limit) const = 0;
+
+  // Replaces the cardinality limits while running (config reload). Series beyond a lowered
+  // limit stay and keep receiving samples; only new series are refused.
+  virtual void SetLimits(const Limits& defaults, const TenantLimits& per_tenant) = 0;
+  // Active (head) series of each tenant that has any, for Vigil's own /metrics.
+  virtual std::vector<std::pair<std::string, int64_t>> HeadSeriesByTenant() const = 0;
 
   // Stops background work, syncs and closes the WAL, releases the lock. Idempotent.
   virtual absl::Status Close() = 0;

@@ -65,6 +65,8 @@ class DBImpl final : public DB {
   absl::Status FlushHead() override;
   Stats GetStats() const override;
   TsdbStatus GetTsdbStatus(std::string_view tenant, int limit) const override;
+  void SetLimits(const Limits& defaults, const TenantLimits& per_tenant) override;
+  std::vector<std::pair<std::string, int64_t>> HeadSeriesByTenant() const override;
   absl::Status Close() override;
 
  private:

@@ -14,8 +14,28 @@ Head::Head(HeadOptions opts)
     : opts_(std::move(opts)),
       hash_stripes_(new HashStripe[kStripes]),
       ref_stripes_(new RefStripe[kStripes]),
-      series_locks_(new std::mutex[kLockStripes]) {
+      series_locks_(new std::mutex[kLockStripes]),
+      limits_(opts_.limits),
+      tenant_limits_(opts_.tenant_limits) {
   for (auto& r : rejected_) r.store(0);
+}
+
+void Head::SetLimits(const Limits& defaults, const TenantLimits& per_tenant) {
+  std::lock_guard lock(limits_mu_);
+  limits_ = defaults;
+  tenant_limits_ = per_tenant;
+}
+
+std::vector<std::pair<std::string, int64_t>> Head::SeriesByTenant() const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  {
+    std::lock_guard lock(limits_mu_);
+    for (const auto& [tenant, tc] : tenants_) {
+      if (tc.series > 0) out.emplace_back(tenant, tc.series);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Head::~Head() = default;
@@ -79,8 +99,9 @@ model::Labels Head::LabelsOf(const MemSeries& s, bool strip_tenant) const {
 }
 
 absl::Status Head::CheckLimits(std::string_view tenant, std::string_view metric) {
-  const Limits& lim = opts_.limits;
   std::lock_guard lock(limits_mu_);
+  auto own = tenant_limits_.find(tenant);
+  const Limits& lim = own == tenant_limits_.end() ? limits_ : own->second;
   TenantCounts& tc = tenants_[std::string(tenant)];
   if (lim.max_series_per_tenant > 0 && tc.series >= lim.max_series_per_tenant) {
     return RejectError(

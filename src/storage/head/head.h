@@ -73,6 +73,7 @@ struct HeadOptions {
   int max_samples_per_chunk = 120;
   int64_t out_of_order_window_ms = 0;
   Limits limits;
+  TenantLimits tenant_limits;  // replace `limits` for the tenants named
   // Not owned; null means nothing is logged (tests, or replay into a fresh head).
   WalLogger* wal = nullptr;
 };
@@ -176,6 +177,12 @@ class Head {
 
   const HeadOptions& options() const { return opts_; }
 
+  // Replaces the limits checked when a series is created (options().limits keeps the
+  // values given at construction).
+  void SetLimits(const Limits& defaults, const TenantLimits& per_tenant);
+  // Active series per tenant, sorted by tenant.
+  std::vector<std::pair<std::string, int64_t>> SeriesByTenant() const;
+
  private:
   friend class HeadAppender;
   friend class HeadQuerier;
@@ -274,8 +281,10 @@ class Head {
   RefIndex ref_index_;
   std::atomic<Ref> next_ref_{1};
 
-  std::mutex limits_mu_;
+  mutable std::mutex limits_mu_;
   absl::flat_hash_map<std::string, TenantCounts> tenants_;
+  Limits limits_;               // guarded by limits_mu_
+  TenantLimits tenant_limits_;  // guarded by limits_mu_
 
   std::atomic<int64_t> min_valid_time_{model::kMinTime};
   std::atomic<int64_t> min_time_{model::kMaxTime};

@@ -170,6 +170,32 @@ TEST(Head, PerMetricLimitNamesTheLimitMetricAndTenant) {
   EXPECT_TRUE(app->Append(0, Series("a", "1"), 2000, 1).ok());
 }
 
+TEST(Head, TenantsHaveTheirOwnLimitsAndSetLimitsChangesThemWhileRunning) {
+  HeadOptions o;
+  o.limits.max_series_per_tenant = 1;
+  o.tenant_limits["big"] = {3, 0};
+  Head h(o);
+  auto app = h.NewAppender("big");
+  for (const char* m : {"a", "b", "c"}) ASSERT_TRUE(app->Append(0, Series(m), 1000, 1).ok()) << m;
+  EXPECT_EQ(RejectOf(app->Append(0, Series("d"), 1000, 1).status()), Reject::kSeriesLimit);
+  auto small = h.NewAppender("small");
+  ASSERT_TRUE(small->Append(0, Series("a"), 1000, 1).ok());
+  EXPECT_EQ(RejectOf(small->Append(0, Series("b"), 1000, 1).status()), Reject::kSeriesLimit);
+  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_TRUE(small->Commit().ok());
+  // Lowered for "big" (its series stay), raised for everyone else.
+  h.SetLimits({5, 0}, {{"big", {1, 0}}});
+  auto app2 = h.NewAppender("big");
+  EXPECT_TRUE(app2->Append(0, Series("a"), 2000, 1).ok()) << "existing series keep going";
+  EXPECT_EQ(RejectOf(app2->Append(0, Series("e"), 2000, 1).status()), Reject::kSeriesLimit);
+  auto small2 = h.NewAppender("small");
+  EXPECT_TRUE(small2->Append(0, Series("b"), 2000, 1).ok());
+  ASSERT_TRUE(app2->Commit().ok());
+  ASSERT_TRUE(small2->Commit().ok());
+  EXPECT_EQ(h.SeriesByTenant(),
+            (std::vector<std::pair<std::string, int64_t>>{{"big", 3}, {"small", 2}}));
+}
+
 TEST(Head, TenantsCannotSeeEachOthersSeries) {
   Head h({});
   auto a = h.NewAppender("a");
