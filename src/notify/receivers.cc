@@ -7,6 +7,7 @@
 #include <random>
 
 #include "fmt/format.h"
+#include "base/json_string.h"
 #include "base/log.h"
 #include "notify/notifier.h"
 #include "notify/templates.h"
@@ -34,23 +35,7 @@ size_t Discard(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
 }  // namespace
 
 void AppendJsonString(std::string* out, std::string_view s) {
-  *out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          *out += fmt::format("\\u{:04x}", c);
-        } else {
-          *out += static_cast<char>(c);
-        }
-    }
-  }
-  *out += '"';
+  vigil::AppendJsonString(out, s, /*html_safe=*/false);
 }
 
 std::string Rfc3339(int64_t ms) {

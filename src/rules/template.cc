@@ -11,6 +11,7 @@
 #include <optional>
 #include <variant>
 
+#include "base/json_string.h"
 #include "config/units.h"
 #include "fmt/format.h"
 #include "promql/parser.h"
@@ -977,23 +978,7 @@ std::string HtmlEscape(std::string_view in) {
 }
 
 void JsonString(std::string_view s, std::string* out) {
-  *out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          *out += fmt::format("\\u{:04x}", c);
-        } else {
-          *out += static_cast<char>(c);
-        }
-    }
-  }
-  *out += '"';
+  vigil::AppendJsonString(out, s, /*html_safe=*/false);
 }
 
 void ToJson(const Value& v, std::string* out) {
