@@ -46,9 +46,9 @@ struct EngineOptions {
   // label_replace() and `by (__name__)` still see it. Off by default, as upstream; the
   // conformance scripts assume it on.
   bool delayed_name_removal = false;
-  // Evaluate range functions of a selector and simple aggregations of them for every step
-  // at once, series by series (eval/batch.cc). The results are identical either way; off
-  // only to check that in tests.
+  // Evaluate range functions of a selector, simple aggregations, binary operators and bare
+  // selectors for every step at once, series by series (eval/batch.cc). The results are
+  // identical either way; off only to check that in tests.
   bool batch_eval = true;
 };
 

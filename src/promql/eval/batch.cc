@@ -7,23 +7,34 @@
 //
 //   f(selector[range])        f a range function without scalar arguments (rate, increase,
 //                             delta, irate, *_over_time, ...)
-//   agg by|without (...) (x)  agg one of sum avg count group min max stddev stdvar, and x
-//                             either of the above or a plain vector selector
+//   agg by|without (...) (x)  agg one of sum avg count group min max stddev stdvar
+//   x op y                    arithmetic, comparison (with or without bool) and set
+//                             operators, with on/ignoring and group_left/group_right, where
+//                             each side is a number literal or a vector operand
+//   selector                  a plain vector selector, as the query's root or inside the
+//                             shapes above
 //
-// outside subqueries, without `@` and without the experimental anchored/smoothed
-// modifiers. The node's selector is read in rounds of series: their samples are decoded
-// and their windows computed in parallel (parallel.h), each series into its own slots,
-// and the calling thread folds them into the result in series order, so memory holds a
-// round's per-step values rather than the selector's samples. A range function's window
-// slides over the samples with two indices (O(samples + steps) per series), counter
-// windows without a reset skip rate()'s reset scan, and aggregations fold each series
-// into per-step group states without building intermediate vectors or interning every
-// series' labels. The values are computed by the same
-// functions as the step-by-step path (RangeFnValue, AggInit/AggAdd/AggResult), in the same
-// series order, so results are identical to the last bit. Where a shape turns out not to
-// fit at run time (two series of a range function whose labels collide once the metric
-// name is dropped), the node falls back to the step-by-step path, which reports the error
-// at the step where it happens, as Prometheus does.
+// where x and y are any of these shapes or plain vector selectors, outside subqueries,
+// without `@` and without the experimental anchored/smoothed/fill modifiers. A subtree's
+// value is held as columns (Evaluator::Columns): per output series its labels, computed
+// once, and its value at every step, so label work (dropping the name, grouping,
+// matching) is done once per series instead of once per step.
+//
+// A selector is read in rounds of series: their samples are decoded and their windows
+// computed in parallel (parallel.h), each series into its own slots, and the calling
+// thread folds them into the result in series order. A range function's window slides
+// over the samples with two indices (O(samples + steps) per series), counter windows
+// without a reset skip rate()'s reset scan, and an aggregation of a selector or range
+// function folds each series into per-step group states without materialising its input.
+// The values are computed by the same functions as the step-by-step path (RangeFnValue,
+// AggInit/AggAdd/AggResult, BinaryElemValue, GroupKey, Signature, ResultLabels), in the
+// same element order at every step, so results are identical to the last bit.
+//
+// Errors that depend on which series are present at a step (two series whose labels
+// collide once the metric name is dropped, duplicate series on the "one" side of a
+// matching, several matches of one-to-one) are not decided here: where the series'
+// labels make one possible at all, the node falls back to the step-by-step path, which
+// reports the error at the step where it happens, as Prometheus does.
 #include <algorithm>
 #include <span>
 #include <string>
@@ -82,20 +93,58 @@ bool BatchAggregateOp(Op op) {
   }
 }
 
+bool IsNumber(const Expr& e) { return Unparen(e).kind == NodeKind::kNumberLiteral; }
+
+// A node's columns hold at most this many (series, step) cells; a bigger one takes the
+// step-by-step path, which holds samples rather than steps.
+constexpr size_t kMaxCells = size_t{64} << 20;
+
+// Calls f(s) for each series s of `c` with a value at step k, in the order the
+// step-by-step path has them.
+template <typename C, typename F>
+void ForEachAt(const C& c, size_t n, size_t k, F f) {
+  if (c.order.empty()) {
+    for (size_t s = 0; s < c.labels.size(); ++s) {
+      if (c.has[s * n + k]) f(s);
+    }
+    return;
+  }
+  for (uint32_t s : c.order[k]) {
+    if (c.has[s * n + k]) f(s);
+  }
+}
+
 }  // namespace
 
 bool Evaluator::BatchShape(const Expr& e) const {
-  if (e.kind == NodeKind::kCall) {
-    return BatchRangeFn(static_cast<const Call&>(e)) != RangeFn::kUnknown;
+  switch (e.kind) {
+    case NodeKind::kCall: return BatchRangeFn(static_cast<const Call&>(e)) != RangeFn::kUnknown;
+    case NodeKind::kAggregate: {
+      const auto& a = static_cast<const AggregateExpr&>(e);
+      return BatchAggregateOp(a.op) && !a.param && BatchOperand(*a.expr);
+    }
+    case NodeKind::kBinary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      if (b.matching && (b.matching->fill_left || b.matching->fill_right)) return false;
+      const bool lnum = IsNumber(*b.lhs), rnum = IsNumber(*b.rhs);
+      if (lnum && rnum) return false;
+      return (lnum || BatchOperand(*b.lhs)) && (rnum || BatchOperand(*b.rhs));
+    }
+    default: return false;
   }
-  if (e.kind != NodeKind::kAggregate) return false;
-  const auto& a = static_cast<const AggregateExpr&>(e);
-  if (!BatchAggregateOp(a.op) || a.param) return false;
-  const Expr& in = Unparen(*a.expr);
+}
+
+bool Evaluator::BatchOperand(const Expr& e) const {
+  const Expr& in = Unparen(e);
   if (in.kind == NodeKind::kVectorSelector) {
     return PlainSelector(static_cast<const VectorSelector&>(in));
   }
-  return in.kind == NodeKind::kCall && BatchShape(in);
+  return BatchShape(in);
+}
+
+void Evaluator::PrepareBatchRoot(const Expr& root) {
+  const Expr& r = Unparen(root);
+  if (r.kind == NodeKind::kVectorSelector && BatchOperand(r)) batch_nodes_.insert(&r);
 }
 
 int64_t Evaluator::NumSteps() const { return step_ > 0 ? (end_ - start_) / step_ + 1 : 1; }
@@ -156,6 +205,7 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
   if (src.call == nullptr) {
     // As EvalVectorSelector: the last sample at or before the step, within the lookback.
     size_t j = 0;
+    bool any = false;
     for (size_t k = 0; k < n; ++k) {
       int64_t ref = start_ + static_cast<int64_t>(k) * step_ - src.offset_ms;
       while (j < pts.size() && pts[j].t <= ref) ++j;
@@ -165,8 +215,9 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
       if (p.t <= ref - opts_.lookback_delta_ms || model::IsStaleNaN(p.v)) continue;
       vals[k] = p.v;
       has[k] = 1;
+      any = true;
     }
-    return true;
+    return any;
   }
   // As EvalRange + EvalCall: the window (ref - range, ref] slides with two indices.
   static const std::vector<double> kNoScalars;
@@ -204,26 +255,59 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
 }
 
 absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
+  const int64_t samples_before = loaded_samples_;
+  Columns c;
+  ASSIGN_OR_RETURN(bool fits, ComputeColumns(e, &c));
+  if (!fits) {
+    // Let the step-by-step path evaluate (and report) this node.
+    b->unusable = true;
+    loaded_samples_ = samples_before;
+    return absl::OkStatus();
+  }
   const size_t n = static_cast<size_t>(NumSteps());
-  const AggregateExpr* agg =
-      e.kind == NodeKind::kAggregate ? static_cast<const AggregateExpr*>(&e) : nullptr;
-  ASSIGN_OR_RETURN(BatchSource src, MakeBatchSource(agg ? *agg->expr : e));
   b->steps.assign(n, Vector());
   b->taken.assign(n, false);
+  for (size_t k = 0; k < n; ++k) {
+    Vector& out = b->steps[k];
+    const int64_t ts = start_ + static_cast<int64_t>(k) * step_;
+    ForEachAt(c, n, k, [&](size_t s) {
+      out.push_back({c.labels[s], c.vals[s * n + k], ts, c.marked[s] != 0});
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Evaluator::ComputeColumns(const Expr& e, Columns* out) {
+  const Expr& in = Unparen(e);
+  switch (in.kind) {
+    case NodeKind::kVectorSelector:
+    case NodeKind::kCall: return SourceColumns(in, nullptr, out);
+    case NodeKind::kAggregate: {
+      const auto& a = static_cast<const AggregateExpr&>(in);
+      const Expr& arg = Unparen(*a.expr);
+      if (arg.kind == NodeKind::kVectorSelector || arg.kind == NodeKind::kCall) {
+        return SourceColumns(arg, &a, out);
+      }
+      Columns c;
+      ASSIGN_OR_RETURN(bool fits, ComputeColumns(arg, &c));
+      if (!fits) return false;
+      return AggregateColumns(a, c, out);
+    }
+    case NodeKind::kBinary: return BinaryColumns(static_cast<const BinaryExpr&>(in), out);
+    default: return absl::InternalError("BUG: batch operand of an unexpected kind");
+  }
+}
+
+absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr* agg,
+                                              Columns* out) {
+  const size_t n = static_cast<size_t>(NumSteps());
+  ASSIGN_OR_RETURN(BatchSource src, MakeBatchSource(e));
   auto range = ranges_.find(src.vs);
-  if (range == ranges_.end() || querier_ == nullptr) return absl::OkStatus();
+  if (range == ranges_.end() || querier_ == nullptr) return true;
   auto [mint, maxt] = range->second;
   // Whether the elements' labels lose the metric name now (rather than at the end).
   const bool drops_name = src.call != nullptr && !src.keep_name && !opts_.delayed_name_removal;
   const bool marked = src.call != nullptr && !src.keep_name && opts_.delayed_name_removal;
-  const int64_t samples_before = loaded_samples_;
-  auto give_up = [&] {
-    // Let the step-by-step path evaluate (and report) this node.
-    b->unusable = true;
-    b->steps.clear();
-    loaded_samples_ = samples_before;
-    return absl::OkStatus();
-  };
 
   // The series are read in rounds: the calling thread takes up to round_size series from the
   // set (their labels, group and sample iterator), the pieces are decoded and their
@@ -307,7 +391,7 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
       p.hash = hash;
       auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
       if (fresh) {
-        if ((groups.size() + 1) * n > (size_t{64} << 20)) return give_up();
+        if ((groups.size() + 1) * n > kMaxCells) return false;
         groups.push_back(Intern(model::Labels(group_labels)));
         states.resize(groups.size() * n);
         seen.resize(groups.size() * n, 0);
@@ -355,17 +439,18 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
       const double* pv = &vals[i * n];
       const uint8_t* ph = &has[i * n];
       if (agg == nullptr) {
-        if (!seen_labels.insert(p.labels).second) return give_up();
+        if (!seen_labels.insert(p.labels).second) return false;
         if (p.any && src.counter_fn) CheckCounterName(counter_arg, p.metric);
-        for (size_t k = 0; k < n; ++k) {
-          if (!ph[k]) continue;
-          b->steps[k].push_back(
-              {p.labels, pv[k], start_ + static_cast<int64_t>(k) * step_, marked});
-        }
+        if (!p.any) continue;
+        if ((out->labels.size() + 1) * n > kMaxCells) return false;
+        out->labels.push_back(p.labels);
+        out->marked.push_back(marked);
+        out->vals.insert(out->vals.end(), pv, pv + n);
+        out->has.insert(out->has.end(), ph, ph + n);
         continue;
       }
       // A hash collision only sends the node down the (correct) step-by-step path.
-      if (drops_name && !seen_hashes.insert(p.hash).second) return give_up();
+      if (drops_name && !seen_hashes.insert(p.hash).second) return false;
       if (p.any && src.counter_fn) CheckCounterName(counter_arg, p.metric);
       const size_t base = p.group * n;
       const uint8_t mark = marked ? 2 : 0;
@@ -385,17 +470,200 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
   }
   RETURN_IF_ERROR(ss->Err());
   for (auto& w : ss->Warnings()) warnings_.insert(w);
-  if (agg == nullptr) return absl::OkStatus();
-  for (size_t k = 0; k < n; ++k) {
-    Vector& out = b->steps[k];
-    out.reserve(order[k].size());
-    int64_t ts = start_ + static_cast<int64_t>(k) * step_;
-    for (uint32_t g : order[k]) {
-      size_t idx = g * n + k;
-      out.push_back({groups[g], AggResult(agg->op, states[idx]), ts, (seen[idx] & 2) != 0});
+  if (agg == nullptr) return true;
+  // The groups are the columns; every member of a group has the same mark.
+  out->labels = std::move(groups);
+  out->marked.assign(out->labels.size(), marked);
+  out->vals.resize(states.size());
+  out->has.resize(states.size());
+  for (size_t idx = 0; idx < states.size(); ++idx) {
+    out->has[idx] = seen[idx] & 1;
+    if (out->has[idx]) out->vals[idx] = AggResult(agg->op, states[idx]);
+  }
+  out->order = std::move(order);
+  return true;
+}
+
+absl::StatusOr<bool> Evaluator::AggregateColumns(const AggregateExpr& a, const Columns& in,
+                                                 Columns* out) {
+  const size_t n = static_cast<size_t>(NumSteps());
+  std::vector<uint32_t> group_of(in.labels.size());
+  std::unordered_map<const model::Labels*, uint32_t> index;
+  for (size_t s = 0; s < in.labels.size(); ++s) {
+    auto [it, fresh] = index.emplace(GroupKey(a, in.labels[s]), out->labels.size());
+    if (fresh) {
+      out->labels.push_back(it->first);
+      out->marked.push_back(in.marked[s]);
+    } else if (out->marked[it->second] != in.marked[s]) {
+      // The group's mark would depend on which members are present at a step.
+      return false;
+    }
+    group_of[s] = it->second;
+  }
+  if (out->labels.size() * n > kMaxCells) return false;
+  std::vector<AggState> states(out->labels.size() * n);
+  out->has.assign(states.size(), 0);
+  out->order.assign(n, {});
+  // Folds series s at step k into its group, in the step-by-step path's element order.
+  auto add = [&](size_t s, size_t k) {
+    const uint32_t g = group_of[s];
+    const size_t idx = g * n + k;
+    const double v = in.vals[s * n + k];
+    if (!out->has[idx]) {
+      out->has[idx] = 1;
+      AggInit(a.op, v, &states[idx]);
+      out->order[k].push_back(g);
+    } else {
+      AggAdd(a.op, v, &states[idx]);
+    }
+  };
+  if (in.order.empty()) {
+    // Series by series: the same order at every step, and sequential reads.
+    for (size_t s = 0; s < in.labels.size(); ++s) {
+      for (size_t k = 0; k < n; ++k) {
+        if (in.has[s * n + k]) add(s, k);
+      }
+    }
+  } else {
+    for (size_t k = 0; k < n; ++k) ForEachAt(in, n, k, [&](size_t s) { add(s, k); });
+  }
+  out->vals.assign(states.size(), 0);
+  for (size_t idx = 0; idx < states.size(); ++idx) {
+    if (out->has[idx]) out->vals[idx] = AggResult(a.op, states[idx]);
+  }
+  return true;
+}
+
+absl::StatusOr<bool> Evaluator::BinaryColumns(const BinaryExpr& b, Columns* out) {
+  const size_t n = static_cast<size_t>(NumSteps());
+  const bool drop = DropsMetricName(b.op) || b.return_bool;
+  if (IsNumber(*b.lhs) || IsNumber(*b.rhs)) {
+    const bool scalar_left = IsNumber(*b.lhs);
+    const double x = static_cast<const NumberLiteral&>(Unparen(scalar_left ? *b.lhs : *b.rhs)).val;
+    ASSIGN_OR_RETURN(bool fits, ComputeColumns(scalar_left ? *b.rhs : *b.lhs, out));
+    if (!fits) return false;
+    std::unordered_set<const model::Labels*> seen;
+    for (size_t s = 0; s < out->labels.size(); ++s) {
+      if (drop && opts_.delayed_name_removal) {
+        out->marked[s] = 1;
+      } else if (drop) {
+        out->labels[s] = DropMetricName(out->labels[s]);
+        out->marked[s] = 0;
+      }
+      if (!seen.insert(out->labels[s]).second) return false;
+      for (size_t k = 0; k < n; ++k) {
+        const size_t idx = s * n + k;
+        if (!out->has[idx]) continue;
+        const double v = out->vals[idx];
+        out->has[idx] = BinaryElemValue(b, scalar_left ? x : v, scalar_left ? v : x,
+                                        scalar_left, &out->vals[idx]);
+      }
+    }
+    return true;
+  }
+  Columns lhs, rhs;
+  ASSIGN_OR_RETURN(bool fits, ComputeColumns(*b.lhs, &lhs));
+  if (!fits) return false;
+  ASSIGN_OR_RETURN(fits, ComputeColumns(*b.rhs, &rhs));
+  if (!fits) return false;
+  if (IsSetOp(b.op)) return SetOpColumns(b, lhs, rhs, out);
+
+  const VectorMatching& vm = *b.matching;
+  const bool swapped = vm.card == Cardinality::kOneToMany;
+  const Columns& many = swapped ? rhs : lhs;
+  const Columns& one = swapped ? lhs : rhs;
+  std::unordered_map<const model::Labels*, uint32_t> one_by_key;
+  for (size_t j = 0; j < one.labels.size(); ++j) {
+    // Two series for one match group: many-to-many if both are present at a step.
+    if (!one_by_key.emplace(Signature(b, one.labels[j], false), j).second) return false;
+  }
+  std::unordered_set<const model::Labels*> many_keys, results;
+  std::vector<int64_t> out_of(many.labels.size(), -1);  // many-side series -> out series
+  for (size_t i = 0; i < many.labels.size(); ++i) {
+    const model::Labels* key = Signature(b, many.labels[i], false);
+    auto it = one_by_key.find(key);
+    if (it == one_by_key.end()) continue;
+    // One-to-one with two series of one match group, or two results with the same labels:
+    // an error at any step where both are present.
+    if (vm.card == Cardinality::kOneToOne && !many_keys.insert(key).second) return false;
+    const model::Labels* metric = ResultLabels(b, many.labels[i], one.labels[it->second]);
+    if (!results.insert(metric).second) return false;
+    if ((out->labels.size() + 1) * n > kMaxCells) return false;
+    out_of[i] = static_cast<int64_t>(out->labels.size());
+    out->labels.push_back(metric);
+    out->marked.push_back((drop && opts_.delayed_name_removal) || many.marked[i]);
+    const size_t mi = i * n, oj = it->second * n;
+    for (size_t k = 0; k < n; ++k) {
+      double v = 0;
+      bool present = many.has[mi + k] && one.has[oj + k];
+      if (present) {
+        double vl = many.vals[mi + k], vr = one.vals[oj + k];
+        if (swapped) std::swap(vl, vr);
+        present = BinaryElemValue(b, vl, vr, false, &v);
+      }
+      out->vals.push_back(v);
+      out->has.push_back(present);
     }
   }
-  return absl::OkStatus();
+  if (!many.order.empty()) {
+    // The results come in the order of the "many" side at each step.
+    out->order.assign(n, {});
+    for (size_t k = 0; k < n; ++k) {
+      for (uint32_t i : many.order[k]) {
+        if (out_of[i] >= 0) out->order[k].push_back(static_cast<uint32_t>(out_of[i]));
+      }
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<bool> Evaluator::SetOpColumns(const BinaryExpr& b, const Columns& lhs,
+                                             const Columns& rhs, Columns* out) {
+  const size_t n = static_cast<size_t>(NumSteps());
+  // present[key * n + k]: whether a series with match key `key` of `from` is present at k.
+  std::unordered_map<const model::Labels*, uint32_t> keys;
+  auto key_of = [&](const model::Labels* l) {
+    return keys.emplace(Signature(b, l, true), static_cast<uint32_t>(keys.size())).first->second;
+  };
+  auto presence = [&](const Columns& from) {
+    std::vector<uint8_t> present;
+    for (size_t s = 0; s < from.labels.size(); ++s) {
+      const size_t key = key_of(from.labels[s]);
+      if (present.size() < (key + 1) * n) present.resize((key + 1) * n, 0);
+      for (size_t k = 0; k < n; ++k) present[key * n + k] |= from.has[s * n + k];
+    }
+    return present;
+  };
+  // The series whose elements stay, and for each the key that filters them.
+  const Columns& kept = b.op == Op::kOr ? rhs : lhs;
+  const Columns& filter = b.op == Op::kOr ? lhs : rhs;
+  const std::vector<uint8_t> present = presence(filter);
+  // An element stays if a series of its key is present on the other side (and) or not (or,
+  // unless).
+  const bool stays_if_present = b.op == Op::kAnd;
+  *out = b.op == Op::kOr ? lhs : Columns{};
+  const size_t base = out->labels.size();
+  out->labels.insert(out->labels.end(), kept.labels.begin(), kept.labels.end());
+  out->marked.insert(out->marked.end(), kept.marked.begin(), kept.marked.end());
+  out->vals.insert(out->vals.end(), kept.vals.begin(), kept.vals.end());
+  for (size_t s = 0; s < kept.labels.size(); ++s) {
+    const size_t key = key_of(kept.labels[s]);
+    for (size_t k = 0; k < n; ++k) {
+      const bool other = key * n + k < present.size() && present[key * n + k];
+      out->has.push_back(kept.has[s * n + k] && other == stays_if_present);
+    }
+  }
+  if (b.op != Op::kOr) {
+    out->order = kept.order;
+  } else if (!lhs.order.empty() || !rhs.order.empty()) {
+    // `or` gives the left side's elements, then the right side's that stay.
+    out->order.assign(n, {});
+    for (size_t k = 0; k < n; ++k) {
+      ForEachAt(lhs, n, k, [&](size_t s) { out->order[k].push_back(s); });
+      ForEachAt(rhs, n, k, [&](size_t s) { out->order[k].push_back(base + s); });
+    }
+  }
+  return true;
 }
 
 }  // namespace vigil::promql::eval

@@ -40,19 +40,6 @@ model::Labels MatchLabels(const model::Labels& l, bool on, const std::vector<std
 }
 
 
-bool DropsMetricName(Op op) {
-  switch (op) {
-    case Op::kAdd:
-    case Op::kSub:
-    case Op::kMul:
-    case Op::kDiv:
-    case Op::kMod:
-    case Op::kPow:
-    case Op::kAtan2: return true;
-    default: return false;
-  }
-}
-
 // Applies a binary operator to two floats. For comparisons `keep` says whether the
 // element survives (the value is the left side's).
 double BinopValue(Op op, double l, double r, bool* keep) {
@@ -76,6 +63,31 @@ double BinopValue(Op op, double l, double r, bool* keep) {
 }
 
 }  // namespace
+
+bool DropsMetricName(Op op) {
+  switch (op) {
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMod:
+    case Op::kPow:
+    case Op::kAtan2: return true;
+    default: return false;
+  }
+}
+
+bool BinaryElemValue(const BinaryExpr& b, double l, double r, bool scalar_left, double* out) {
+  bool keep;
+  double v = BinopValue(b.op, l, r, &keep);
+  if (IsComparisonOp(b.op) && scalar_left) v = r;
+  if (b.return_bool) {
+    v = keep ? 1 : 0;
+    keep = true;
+  }
+  *out = v;
+  return keep;
+}
 
 model::Labels DropMetricNameCopy(const model::Labels& l) {
   if (!l.Has(model::kMetricName) && !l.Has(kTypeLabel) && !l.Has(kUnitLabel)) return l;
@@ -156,7 +168,10 @@ int64_t Evaluator::DurationMs(const Duration& d) const {
 
 // ---- preparation: what each selector must load ----
 
-void Evaluator::Prepare(const Expr& root) { PrepareNode(root, start_, end_); }
+void Evaluator::Prepare(const Expr& root) {
+  PrepareNode(root, start_, end_);
+  if (opts_.batch_eval) PrepareBatchRoot(root);
+}
 
 std::pair<int64_t, int64_t> Evaluator::Bounds() const {
   int64_t mint = model::kMaxTime, maxt = model::kMinTime;
@@ -228,6 +243,7 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       return;
     case NodeKind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
+      if (opts_.batch_eval && subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       PrepareNode(*b.lhs, start, end);
       PrepareNode(*b.rhs, start, end);
       return;
@@ -755,17 +771,10 @@ absl::StatusOr<Value> Evaluator::EvalBinary(const BinaryExpr& b, int64_t ts) {
   double s = scalar_left ? l.scalar : r.scalar;
   bool drop = DropsMetricName(b.op) || b.return_bool;
   for (Elem& el : vec) {
-    double lv = scalar_left ? s : el.v;
-    double rv = scalar_left ? el.v : s;
-    bool keep;
-    double v = BinopValue(b.op, lv, rv, &keep);
-    // A comparison keeps the vector element's value, whichever side it is on.
-    if (IsComparisonOp(b.op) && scalar_left) v = rv;
-    if (b.return_bool) {
-      v = keep ? 1 : 0;
-      keep = true;
+    double v;
+    if (!BinaryElemValue(b, scalar_left ? s : el.v, scalar_left ? el.v : s, scalar_left, &v)) {
+      continue;
     }
-    if (!keep) continue;
     out.vec.push_back(drop ? Derived(el.labels, el.drop_name, v, ts)
                            : Elem{el.labels, v, ts, el.drop_name});
   }
@@ -808,46 +817,15 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
   std::unordered_set<const model::Labels*> matched;   // one-to-one: lhs keys seen
   std::unordered_set<const model::Labels*> inserted;  // grouped: result label sets seen
   bool drop = DropsMetricName(b.op) || b.return_bool;
-  // The result's labels, from the "many" side; they depend on the "one" side only through
-  // group_x's included labels (which stay unset when that side was filled in).
   auto result_labels = [&](const Elem& ls, const Elem* rs) {
-    auto& memo = Memo(&b, 2);
-    bool memoizable = vm.include.empty();
-    if (memoizable) {
-      auto m = memo.find(ls.labels);
-      if (m != memo.end()) return m->second;
-    }
-    model::LabelsBuilder lb(*ls.labels);
-    if (drop && !opts_.delayed_name_removal) {
-      lb.Del(model::kMetricName);
-      lb.Del(kTypeLabel);
-      lb.Del(kUnitLabel);
-    }
-    if (vm.card == Cardinality::kOneToOne) {
-      if (vm.on) {
-        for (const auto& lab : *ls.labels) {
-          if (!Contains(vm.matching_labels, lab.name)) lb.Del(lab.name);
-        }
-      } else {
-        for (const auto& n : vm.matching_labels) lb.Del(n);
-      }
-    }
-    for (const auto& n : vm.include) lb.Set(n, rs ? rs->labels->Get(n) : "");
-    const model::Labels* metric = Intern(lb.Build());
-    if (memoizable) memo[ls.labels] = metric;
-    return metric;
+    return ResultLabels(b, ls.labels, rs != nullptr ? rs->labels : nullptr);
   };
   // Applies the operator to a pair (in post-swap order) and appends the result.
   auto emit = [&](double vl, double vr, const model::Labels* metric,
                   bool marked) -> absl::Status {
     if (swapped) std::swap(vl, vr);
-    bool keep;
-    double v = BinopValue(b.op, vl, vr, &keep);
-    if (b.return_bool) {
-      v = keep ? 1 : 0;
-      keep = true;
-    }
-    if (!keep) return absl::OkStatus();
+    double v;
+    if (!BinaryElemValue(b, vl, vr, false, &v)) return absl::OkStatus();
     if (vm.card != Cardinality::kOneToOne) {
       if (!inserted.insert(metric).second) {
         return absl::InvalidArgumentError(
@@ -889,6 +867,38 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
     }
   }
   return out;
+}
+
+// The result's labels come from the "many" side; they depend on the "one" side only
+// through group_x's included labels (which stay unset when that side was filled in).
+const model::Labels* Evaluator::ResultLabels(const BinaryExpr& b, const model::Labels* many,
+                                             const model::Labels* one) {
+  const VectorMatching& vm = *b.matching;
+  auto& memo = Memo(&b, 2);
+  bool memoizable = vm.include.empty();
+  if (memoizable) {
+    auto m = memo.find(many);
+    if (m != memo.end()) return m->second;
+  }
+  model::LabelsBuilder lb(*many);
+  if ((DropsMetricName(b.op) || b.return_bool) && !opts_.delayed_name_removal) {
+    lb.Del(model::kMetricName);
+    lb.Del(kTypeLabel);
+    lb.Del(kUnitLabel);
+  }
+  if (vm.card == Cardinality::kOneToOne) {
+    if (vm.on) {
+      for (const auto& lab : *many) {
+        if (!Contains(vm.matching_labels, lab.name)) lb.Del(lab.name);
+      }
+    } else {
+      for (const auto& n : vm.matching_labels) lb.Del(n);
+    }
+  }
+  for (const auto& n : vm.include) lb.Set(n, one != nullptr ? one->Get(n) : "");
+  const model::Labels* metric = Intern(lb.Build());
+  if (memoizable) memo[many] = metric;
+  return metric;
 }
 
 const model::Labels* Evaluator::Signature(const BinaryExpr& b, const model::Labels* l,

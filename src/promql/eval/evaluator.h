@@ -111,6 +111,14 @@ void AggInit(Op op, double v, AggState* g);
 void AggAdd(Op op, double v, AggState* g);
 double AggResult(Op op, const AggState& g);
 
+// Whether `op` drops the metric name from its result (arithmetic does, comparisons and set
+// operators do not).
+bool DropsMetricName(Op op);
+// The value of `l op r` for one pair of elements of `b` (or an element and a scalar), as
+// Prometheus computes it; false if a filtering comparison drops the element. A comparison
+// keeps the vector element's value, so `scalar_left` says that `r` is the element.
+bool BinaryElemValue(const BinaryExpr& b, double l, double r, bool scalar_left, double* out);
+
 class Evaluator {
  public:
   Evaluator(const EngineOptions& opts, storage::Querier* querier, int64_t start, int64_t end,
@@ -171,13 +179,40 @@ class Evaluator {
     std::vector<bool> taken;    // steps already handed out (moved)
   };
   struct BatchSource;
+  // A node's value at every step of the query, series by series: the batch path's
+  // intermediate form. Series s at step k is vals[s * n + k] if has[s * n + k].
+  struct Columns {
+    std::vector<const model::Labels*> labels;  // interned, one per series
+    std::vector<uint8_t> marked;               // per series: the elements' drop_name
+    std::vector<double> vals;
+    std::vector<uint8_t> has;
+    // The order of the series present at each step where it is not the series' own
+    // order (an aggregation's groups come in order of first appearance at each step).
+    std::vector<std::vector<uint32_t>> order;
+  };
   // Whether `e` has a shape the batch path evaluates (see batch.cc).
   bool BatchShape(const Expr& e) const;
+  // Whether `e` is a batch shape or a vector selector the batch path reads.
+  bool BatchOperand(const Expr& e) const;
+  // Marks the query's root for the batch path if it is a bare vector selector (one that is
+  // not the root keeps its samples' timestamps, which timestamp() may ask for).
+  void PrepareBatchRoot(const Expr& root);
   int64_t NumSteps() const;
   // The batched value of `e` at `ts`; false if `ts` is not a step of the query or the node
   // is to be evaluated step by step.
   absl::StatusOr<bool> EvalBatched(const Expr& e, int64_t ts, Value* out);
   absl::Status ComputeBatched(const Expr& e, Batched* b);
+  // The columns of a batch operand; false if the node does not fit after all (a label
+  // collision or a matching that may fail at some step), so that the step-by-step path
+  // evaluates it and reports any error where it happens.
+  absl::StatusOr<bool> ComputeColumns(const Expr& e, Columns* out);
+  // A selector or range function of one, aggregated by `agg` if not null.
+  absl::StatusOr<bool> SourceColumns(const Expr& e, const AggregateExpr* agg, Columns* out);
+  absl::StatusOr<bool> AggregateColumns(const AggregateExpr& a, const Columns& in,
+                                        Columns* out);
+  absl::StatusOr<bool> BinaryColumns(const BinaryExpr& b, Columns* out);
+  absl::StatusOr<bool> SetOpColumns(const BinaryExpr& b, const Columns& lhs,
+                                    const Columns& rhs, Columns* out);
   absl::StatusOr<BatchSource> MakeBatchSource(const Expr& e);
   // Fills the values of one series at every step; true if any step's window had samples.
   // Thread-safe: reads only the query's fixed parameters.
@@ -204,6 +239,11 @@ class Evaluator {
   const model::Labels* Signature(const BinaryExpr& b, const model::Labels* l, bool set_op);
   absl::StatusOr<Vector> VectorBinop(const BinaryExpr& b, const Vector& lhs,
                                      const Vector& rhs, int64_t ts);
+  // The labels of the result of matching `many` (the "many" side after group_right's swap)
+  // with `one` (null when a fill value stands in for it) in `b` (memoized where they do not
+  // depend on `one`).
+  const model::Labels* ResultLabels(const BinaryExpr& b, const model::Labels* many,
+                                    const model::Labels* one);
 
   // The info annotation rate() and increase() attach to a metric not named like a counter.
   void CheckCounterName(const Expr& arg, std::string_view metric);
