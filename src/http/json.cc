@@ -33,7 +33,9 @@ std::string FormatPromValue(double v) {
 void AppendPromTimestamp(std::string* out, int64_t ms) {
   uint64_t u = ms < 0 ? (0 - static_cast<uint64_t>(ms)) : static_cast<uint64_t>(ms);
   if (ms < 0) out->push_back('-');
-  fmt::format_to(std::back_inserter(*out), "{}", u / 1000);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), u / 1000);
+  out->append(buf, r.ptr);
   uint64_t frac = u % 1000;
   if (frac != 0) {
     // Prometheus writes the milliseconds zero-padded to three digits and keeps trailing

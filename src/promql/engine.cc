@@ -72,7 +72,8 @@ absl::StatusOr<QueryResult> Engine::Exec(storage::Queryable& db, std::string_vie
   } else {
     res.type = ValueType::kMatrix;
     std::unordered_map<const model::Labels*, size_t> index;
-    for (int64_t t = start; t <= end; t += step) {
+    ASSIGN_OR_RETURN(bool batched, ev.EvalRangeSeries(expr, &res.matrix));
+    for (int64_t t = start; !batched && t <= end; t += step) {
       ASSIGN_OR_RETURN(eval::Value v, ev.Eval(expr, t));
       RETURN_IF_ERROR(ev.FinishStep(&v.vec));
       if (v.type == ValueType::kScalar) {

@@ -155,7 +155,6 @@ absl::StatusOr<bool> Evaluator::EvalBatched(const Expr& e, int64_t ts, Value* ou
   Batched& b = batched_[&e];
   if (b.unusable) return false;
   if (!b.computed) {
-    b.computed = true;
     RETURN_IF_ERROR(ComputeBatched(e, &b));
     if (b.unusable) return false;
   }
@@ -254,16 +253,19 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
   return any_window;
 }
 
-absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
+absl::StatusOr<bool> Evaluator::ComputeRoot(const Expr& e, Batched* b, Columns* c) {
+  b->computed = true;
   const int64_t samples_before = loaded_samples_;
-  Columns c;
-  ASSIGN_OR_RETURN(bool fits, ComputeColumns(e, &c));
+  ASSIGN_OR_RETURN(bool fits, ComputeColumns(e, c));
   if (!fits) {
     // Let the step-by-step path evaluate (and report) this node.
     b->unusable = true;
     loaded_samples_ = samples_before;
-    return absl::OkStatus();
   }
+  return fits;
+}
+
+void Evaluator::StepsFromColumns(const Columns& c, Batched* b) const {
   const size_t n = static_cast<size_t>(NumSteps());
   b->steps.assign(n, Vector());
   b->taken.assign(n, false);
@@ -274,7 +276,49 @@ absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
       out.push_back({c.labels[s], c.vals[s * n + k], ts, c.marked[s] != 0});
     });
   }
+}
+
+absl::Status Evaluator::ComputeBatched(const Expr& e, Batched* b) {
+  Columns c;
+  ASSIGN_OR_RETURN(bool fits, ComputeRoot(e, b, &c));
+  if (fits) StepsFromColumns(c, b);
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Evaluator::EvalRangeSeries(const Expr& root, std::vector<Series>* out) {
+  const Expr& r = Unparen(root);
+  if (step_ <= 0 || batch_nodes_.count(&r) == 0) return false;
+  Batched& b = batched_[&r];
+  if (b.computed) return false;
+  Columns c;
+  ASSIGN_OR_RETURN(bool fits, ComputeRoot(r, &b, &c));
+  if (!fits) return false;
+  // Marked elements lose their names step by step (FinishStep checks each step for
+  // collisions), and two columns with the same labels merge into one series: both go
+  // through the steps.
+  std::unordered_set<const model::Labels*> distinct(c.labels.begin(), c.labels.end());
+  if (distinct.size() != c.labels.size() ||
+      std::any_of(c.marked.begin(), c.marked.end(), [](uint8_t m) { return m != 0; })) {
+    StepsFromColumns(c, &b);
+    return false;
+  }
+  const size_t n = static_cast<size_t>(NumSteps());
+  for (size_t s = 0; s < c.labels.size(); ++s) {
+    const uint8_t* has = &c.has[s * n];
+    const size_t count = n - static_cast<size_t>(std::count(has, has + n, 0));
+    if (count == 0) continue;
+    Series series;
+    series.points.reserve(count);
+    for (size_t k = 0; k < n; ++k) {
+      if (has[k]) {
+        series.points.push_back({start_ + static_cast<int64_t>(k) * step_, c.vals[s * n + k]});
+      }
+    }
+    // The labels are the query's last use of the interned copy.
+    series.labels = std::move(*const_cast<model::Labels*>(c.labels[s]));
+    out->push_back(std::move(series));
+  }
+  return true;
 }
 
 absl::StatusOr<bool> Evaluator::ComputeColumns(const Expr& e, Columns* out) {
@@ -344,10 +388,12 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
     absl::Status err;
   };
   // Up to 512 series a round, fewer for long ranges: a round's values stay within ~4 MiB.
+  // The buffers grow with the rounds, so that a query of a few series does not pay for
+  // clearing megabytes.
   const size_t round_size = std::clamp<size_t>((size_t{4} << 20) / (n * 9), 16, 512);
-  std::vector<Piece> pieces(round_size);
-  std::vector<double> vals(round_size * n);
-  std::vector<uint8_t> has(round_size * n);
+  std::vector<Piece> pieces;
+  std::vector<double> vals;
+  std::vector<uint8_t> has;
   bool more = true;
   while (more) {
     RETURN_IF_ERROR(CheckLimits());
@@ -355,6 +401,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
     for (; m < round_size && (more = ss->Next()); ++m) {
       const storage::Series& s = ss->At();
       const model::Labels& raw = s.labels();
+      if (m == pieces.size()) pieces.emplace_back();
       Piece& p = pieces[m];
       p.it = s.Iterator();
       p.samples = 0;
@@ -397,6 +444,10 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
         seen.resize(groups.size() * n, 0);
       }
       p.group = git->second;
+    }
+    if (vals.size() < m * n) {
+      vals.resize(m * n);
+      has.resize(m * n);
     }
 
     auto work = [&](size_t i) {

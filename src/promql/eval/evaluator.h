@@ -131,6 +131,12 @@ class Evaluator {
 
   absl::StatusOr<Value> Eval(const Expr& e, int64_t ts);
 
+  // For a range query whose root the batch path evaluates: its result series (unsorted),
+  // straight from the root's columns rather than through a vector per step, with the
+  // labels moved out of the evaluator. False if the root is evaluated step by step (then
+  // call Eval for each step); after true, the evaluator must not evaluate again.
+  absl::StatusOr<bool> EvalRangeSeries(const Expr& root, std::vector<Series>* out);
+
   void SetQuerier(storage::Querier* q) { querier_ = q; }
   const std::set<std::string>& warnings() const { return warnings_; }
   const std::set<std::string>& infos() const { return infos_; }
@@ -202,6 +208,11 @@ class Evaluator {
   // is to be evaluated step by step.
   absl::StatusOr<bool> EvalBatched(const Expr& e, int64_t ts, Value* out);
   absl::Status ComputeBatched(const Expr& e, Batched* b);
+  // The columns of the batch node `e` for `b`; false (and `b` unusable) if the node does
+  // not fit after all.
+  absl::StatusOr<bool> ComputeRoot(const Expr& e, Batched* b, Columns* c);
+  // Hands the columns out as one vector per step.
+  void StepsFromColumns(const Columns& c, Batched* b) const;
   // The columns of a batch operand; false if the node does not fit after all (a label
   // collision or a matching that may fail at some step), so that the step-by-step path
   // evaluates it and reports any error where it happens.
