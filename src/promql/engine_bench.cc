@@ -32,8 +32,12 @@ testing::MemStorage& Data() {
   return *db;
 }
 
+// state.range(0) == 0 evaluates step by step (EngineOptions::batch_eval off), to compare
+// the two paths on one query.
 void RunRange(benchmark::State& state, const char* query) {
-  Engine engine;
+  EngineOptions opts;
+  opts.batch_eval = state.range(0) != 0;
+  Engine engine(opts);
   auto& db = Data();
   for (auto _ : state) {
     auto r = engine.RangeQuery(db, "default", query, kHour, 2 * kHour, 60'000);
@@ -50,15 +54,21 @@ void BM_Selector(benchmark::State& s) { RunRange(s, "http_requests_total"); }
 void BM_BinaryOp(benchmark::State& s) {
   RunRange(s, "http_requests_total / on(instance, handler, job) http_requests_total");
 }
+void BM_AvgOfRatio(benchmark::State& s) {
+  RunRange(s, "1 - avg by (instance) (http_requests_total / on(instance, handler, job) "
+              "group_left sum by (instance, handler, job) (http_requests_total))");
+}
 void BM_QuantileOverTime(benchmark::State& s) {
   RunRange(s, "quantile_over_time(0.9, http_requests_total[10m])");
 }
 
-BENCHMARK(BM_SumByRate)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Rate)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Selector)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_BinaryOp)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_QuantileOverTime)->Unit(benchmark::kMillisecond);
+// Arg: 1 = batch path (the default), 0 = step by step.
+BENCHMARK(BM_SumByRate)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Rate)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Selector)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BinaryOp)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AvgOfRatio)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_QuantileOverTime)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace vigil::promql
