@@ -1,5 +1,7 @@
 #include "notify/notifier.h"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -14,9 +16,12 @@ namespace vigil::notify {
 namespace {
 
 constexpr int64_t kResolvedRetentionMs = 15 * 60'000;
+// The dispatcher sleeps until the next group is due, but at most this long, so that alerts
+// resolved long ago are forgotten even when no group is active.
+constexpr int64_t kHousekeepingUs = 1'000'000;
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t WallUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -56,12 +61,14 @@ struct Notifier::Group {
   model::Labels labels;
   std::set<uint64_t> fps;
   int64_t next_flush_ms;
+  bool flushed = false;  // group_wait is over
 };
 
 struct Notifier::Job {
   std::string log_key;
   Notification n;
   std::set<uint64_t> firing, resolved;
+  int64_t flushed_at_us = 0;
 };
 
 // One receiver integration (e.g. "team/webhook/0") with its own sender thread.
@@ -157,6 +164,7 @@ class Notifier::Integration {
       const std::vector<std::string> lv{std::string(type()), receiver.name};
       absl::Status st;
       int64_t backoff = owner_->opts_.initial_backoff_ms;
+      const int64_t first_attempt_us = owner_->NowUs();
       for (int attempt = 0; attempt < owner_->opts_.max_attempts; ++attempt) {
         const auto t0 = std::chrono::steady_clock::now();
         st = SendOnce(j.n);
@@ -172,14 +180,12 @@ class Notifier::Integration {
         backoff = std::min<int64_t>(backoff * 2, 60'000);
       }
       if (st.ok()) {
-        // Delay from an alert's start (the evaluation that made it fire) to its first
-        // successful notification here: the notifier's share of the alert latency.
-        const int64_t sent_at = owner_->Now();
+        const int64_t sent_at_us = owner_->NowUs();
         std::lock_guard<std::mutex> l(owner_->mu_);
         auto& e = owner_->nflog_[j.log_key];
         for (const Alert& a : j.n.alerts) {
           if (!a.Resolved(j.n.now_ms) && e.firing.count(a.Fingerprint()) == 0 && a.starts_at_ms > 0) {
-            owner_->first_delay_->Observe(std::max<double>(0, static_cast<double>(sent_at - a.starts_at_ms) / 1000.0));
+            owner_->ObserveFirstNotification(a, j.flushed_at_us, first_attempt_us, sent_at_us);
           }
         }
         e.firing = j.firing;
@@ -227,6 +233,13 @@ Notifier::Notifier(NotifierOptions opts, Config config)
                                          "its first successful notification, per integration.",
                                          {}, metrics::DefaultDurationBuckets())
                      ->WithLabelValues({});
+  first_stages_ = reg->NewHistogramFamily(
+      "vigil_alert_first_notification_stage_seconds",
+      "The first notification delay of an alert split into stages: evaluation (alert start to "
+      "received by the notifier), group_wait (to its group's flush), dispatch (to the first "
+      "send attempt) and send (to the receiver's answer).",
+      {"stage"},
+      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 30, 300});
   reloads_ = reg->NewCounter("vigil_notifier_config_applied_total",
                              "Notifier configurations applied (startup and reloads).");
   ApplyConfig(config_);
@@ -234,7 +247,23 @@ Notifier::Notifier(NotifierOptions opts, Config config)
 
 Notifier::~Notifier() { Stop(); }
 
-int64_t Notifier::Now() const { return opts_.now_ms ? opts_.now_ms() : WallMs(); }
+int64_t Notifier::Now() const { return NowUs() / 1000; }
+
+int64_t Notifier::NowUs() const { return opts_.now_ms ? opts_.now_ms() * 1000 : WallUs(); }
+
+void Notifier::ObserveFirstNotification(const Alert& a, int64_t flushed_at_us, int64_t attempt_us,
+                                        int64_t sent_at_us) {
+  const auto seconds = [](int64_t us) { return std::max<double>(0, static_cast<double>(us) / 1e6); };
+  const int64_t start_us = a.starts_at_ms * 1000;
+  first_delay_->Observe(seconds(sent_at_us - start_us));
+  // An alert received before its group's flush has all four stages; one that started long
+  // before it reached the notifier (a restart, a resend) only counts in the total.
+  if (a.received_at_us < start_us || a.received_at_us > flushed_at_us) return;
+  first_stages_->WithLabelValues({"evaluation"})->Observe(seconds(a.received_at_us - start_us));
+  first_stages_->WithLabelValues({"group_wait"})->Observe(seconds(flushed_at_us - a.received_at_us));
+  first_stages_->WithLabelValues({"dispatch"})->Observe(seconds(attempt_us - flushed_at_us));
+  first_stages_->WithLabelValues({"send"})->Observe(seconds(sent_at_us - attempt_us));
+}
 
 namespace {
 
@@ -271,7 +300,7 @@ void Notifier::ApplyConfig(Config config) {
     Config old = std::move(config_);  // alive until the end of this block: groups point into it
     config_ = std::move(config);
     // Aggregation groups of unchanged routes carry on (their timers and alerts); the others
-    // end, and their alerts form new groups on the next tick. The notification log is kept
+    // end, and their alerts form new groups (below). The notification log is kept
     // either way, so an alert already notified is not notified again.
     std::map<std::string, const notify::Route*> fresh;
     RoutesById(config_.route, &fresh);
@@ -323,7 +352,7 @@ void Notifier::ApplyConfig(Config config) {
     }
     retired.swap(integrations_);
     integrations_ = std::move(integrations);
-    AssignLocked(Now());
+    if (AssignLocked(Now())) WakeDispatcher();
   }
   reloads_->Inc();
   if (kept_groups + dropped_groups + kept_integrations + retired.size() > 0) {
@@ -339,28 +368,33 @@ absl::Status Notifier::Start() {
   std::lock_guard<std::mutex> lock(run_mu_);
   if (!stop_) return absl::OkStatus();
   stop_ = false;
-  thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(run_mu_);
-    while (!stop_) {
-      lock.unlock();
-      const int64_t now = Now();
-      Tick(now);
-      // Sleep until the next group is due (so group_wait is kept to the millisecond, not
-      // to the tick), at most one tick; Receive() wakes us when a new group opens.
-      int64_t wait = opts_.tick_ms;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        for (const auto& [key, g] : groups_) wait = std::min(wait, g->next_flush_ms - now);
-      }
-      lock.lock();
-      if (!wake_) {
-        run_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)),
-                         [this] { return stop_ || wake_; });
-      }
-      wake_ = false;
-    }
-  });
+  thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
+}
+
+void Notifier::Run() {
+  // Timed waits of this thread may end 1 us late instead of Linux's default 50 us.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  std::unique_lock<std::mutex> lock(run_mu_);
+  while (!stop_) {
+    lock.unlock();
+    Tick(Now());
+    // Sleep until the next group is due, to the microsecond (so group_wait is kept exactly,
+    // not to a polling tick); Receive() wakes us when a group opens or becomes due earlier.
+    int64_t due_us = NowUs() + kHousekeepingUs;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const auto& [key, g] : groups_) due_us = std::min(due_us, g->next_flush_ms * 1000);
+    }
+    lock.lock();
+    if (!wake_) {
+      const int64_t wait_us = due_us - NowUs();
+      if (wait_us > 0) {
+        run_cv_.wait_for(lock, std::chrono::microseconds(wait_us), [this] { return stop_ || wake_; });
+      }
+    }
+    wake_ = false;
+  }
 }
 
 void Notifier::Stop() {
@@ -374,31 +408,36 @@ void Notifier::Stop() {
 }
 
 void Notifier::Receive(const std::vector<Alert>& in) {
-  const int64_t now = Now();
+  const int64_t now_us = NowUs();
+  const int64_t now = now_us / 1000;
   std::lock_guard<std::mutex> lock(mu_);
+  std::set<uint64_t> arriving;
   for (Alert a : in) {
     received_->Inc();
     if (a.starts_at_ms == 0) a.starts_at_ms = now;
     if (a.ends_at_ms == 0) a.ends_at_ms = now + config_.resolve_timeout_ms;
     a.updated_at_ms = now;
+    a.received_at_us = now_us;
     auto it = alerts_.find(a.Fingerprint());
     if (it != alerts_.end()) {
       Alert& old = it->second;
       // Same alert still (or again within its lifetime): keep the earliest start.
       if (!old.Resolved(now) || a.starts_at_ms <= old.ends_at_ms) {
         a.starts_at_ms = std::min(a.starts_at_ms, old.starts_at_ms);
+        a.received_at_us = old.received_at_us;
       }
     }
+    arriving.insert(a.Fingerprint());
     alerts_[a.Fingerprint()] = std::move(a);
   }
   // Groups start their group_wait when the first alert arrives, not at the next tick.
-  const size_t before = groups_.size();
-  AssignLocked(now);
-  if (groups_.size() != before) {
-    std::lock_guard<std::mutex> run(run_mu_);
-    wake_ = true;
-    run_cv_.notify_all();
-  }
+  if (AssignLocked(now, arriving)) WakeDispatcher();
+}
+
+void Notifier::WakeDispatcher() {
+  std::lock_guard<std::mutex> run(run_mu_);
+  wake_ = true;
+  run_cv_.notify_all();
 }
 
 void Notifier::Route(const model::Labels& l, const notify::Route& r,
@@ -464,6 +503,7 @@ void Notifier::Tick(int64_t now) {
     if (now >= g.next_flush_ms) {
       FlushGroup(g, now);
       g.next_flush_ms = now + g.route->group_interval_ms;
+      g.flushed = true;
     }
     if (g.fps.empty()) {
       it = groups_.erase(it);
@@ -473,8 +513,8 @@ void Notifier::Tick(int64_t now) {
   }
 }
 
-void Notifier::AssignLocked(int64_t now) {
-  // Put alerts into their aggregation groups.
+bool Notifier::AssignLocked(int64_t now, const std::set<uint64_t>& arriving) {
+  bool sooner = false;
   for (const auto& [fp, a] : alerts_) {
     std::vector<const notify::Route*> routes;
     Route(a.labels, config_.route, &routes);
@@ -489,6 +529,11 @@ void Notifier::AssignLocked(int64_t now) {
       }
       model::Labels gl = b.Build();
       const std::string key = fmt::format("{{}}/{}:{}", r->id, gl.ToString());
+      // An arriving alert's group_wait counts from the alert's start (the evaluation that
+      // fired it), so the evaluation's own time is not added on top. This is Alertmanager's
+      // rule (an alert that started more than group_wait ago flushes its new group at once)
+      // kept to the millisecond. Alerts regrouped after a reload wait a full group_wait.
+      const int64_t due = (arriving.count(fp) != 0 ? std::min(now, a.starts_at_ms) : now) + r->group_wait_ms;
       auto it = groups_.find(key);
       if (it == groups_.end()) {
         if (a.Resolved(now)) continue;  // a resolved alert does not open a group
@@ -496,12 +541,17 @@ void Notifier::AssignLocked(int64_t now) {
         g->key = key;
         g->route = r;
         g->labels = gl;
-        g->next_flush_ms = now + r->group_wait_ms;
+        g->next_flush_ms = due;
         it = groups_.emplace(key, std::move(g)).first;
+        sooner = true;
+      } else if (!it->second->flushed && due < it->second->next_flush_ms) {
+        it->second->next_flush_ms = due;
+        sooner = true;
       }
       it->second->fps.insert(fp);
     }
   }
+  return sooner;
 }
 
 void Notifier::FlushGroup(Group& g, int64_t now) {
@@ -547,6 +597,7 @@ void Notifier::FlushGroup(Group& g, int64_t now) {
     }
     if (!needs) continue;
     Job j;
+    j.flushed_at_us = NowUs();
     j.log_key = log_key;
     j.firing = firing;
     j.resolved = resolved;

@@ -46,6 +46,9 @@ struct Alert {
   int64_t ends_at_ms = 0;  // 0: unknown (resolve_timeout applies)
   std::string generator_url;
   int64_t updated_at_ms = 0;
+  // When the notifier first received this alert instance (set by Receive, in microseconds
+  // of its clock): where the evaluation's share of the alert latency ends.
+  int64_t received_at_us = 0;
 
   uint64_t Fingerprint() const { return labels.Hash(); }
   bool Resolved(int64_t now_ms) const { return ends_at_ms != 0 && ends_at_ms <= now_ms; }
@@ -145,7 +148,6 @@ struct NotifierOptions {
   SmtpSendFunc smtp_send = CurlSmtpSend;
   int max_attempts = 5;
   int64_t initial_backoff_ms = 200;
-  int64_t tick_ms = 50;
   std::function<int64_t()> now_ms;  // wall clock by default
 };
 
@@ -180,7 +182,8 @@ class Notifier {
   std::vector<AlertStatus> Alerts() const;
   Silences& silences() { return silences_; }
 
-  // One dispatcher pass at `now` (tests drive time with it; Start() runs it on a timer).
+  // One dispatcher pass at `now` (tests drive time with it; Start() runs it whenever a group
+  // is due).
   void Tick(int64_t now_ms);
   // Waits until every queued send finished (tests).
   void Flush();
@@ -193,11 +196,19 @@ class Notifier {
   void Route(const model::Labels& l, const notify::Route& r, std::vector<const notify::Route*>* out) const;
   bool Inhibited(const Alert& a, int64_t now, std::vector<std::string>* by) const;
   bool Muted(const notify::Route& r, int64_t now, std::vector<std::string>* by) const;
+  void Run();
+  // Makes the dispatcher recompute when the next group is due.
+  void WakeDispatcher();
   void FlushGroup(Group& g, int64_t now);
-  void AssignLocked(int64_t now);
+  // Puts alerts into their aggregation groups; `arriving` are the fingerprints that
+  // Receive() is adding. Returns whether a group opened or became due earlier.
+  bool AssignLocked(int64_t now, const std::set<uint64_t>& arriving = {});
   void SaveLogLocked() const;
   void LoadLog();
   int64_t Now() const;
+  int64_t NowUs() const;
+  // Observes the first notification delay of `a` and its stages (times in microseconds).
+  void ObserveFirstNotification(const Alert& a, int64_t flushed_at_us, int64_t attempt_us, int64_t sent_at_us);
 
   NotifierOptions opts_;
   Silences silences_;
@@ -219,13 +230,15 @@ class Notifier {
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ = true;
-  bool wake_ = false;  // a new group opened: recompute the sleep
+  bool wake_ = false;  // a group opened or became due earlier: recompute the sleep
 
   metrics::Counter* received_ = nullptr;
   metrics::CounterFamily* sent_ = nullptr;
   metrics::CounterFamily* failed_ = nullptr;
   metrics::HistogramFamily* latency_ = nullptr;
   metrics::Histogram* first_delay_ = nullptr;
+  // The first notification delay split into its stages (see the constructor).
+  metrics::HistogramFamily* first_stages_ = nullptr;
   metrics::Counter* reloads_ = nullptr;
 };
 

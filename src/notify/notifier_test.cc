@@ -145,6 +145,9 @@ TEST(Notifier, SilencesAndInhibitionSuppress) {
 
 TEST(Notifier, RetriesFailedSendsAndLogsSurviveRestart) {
   const std::string dir = ::testing::TempDir() + "/vigil_notify_" + std::to_string(::getpid());
+  // A directory left by an earlier run with the same pid would hold its notification log
+  // (and make the first notification look already sent).
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
     Fixture f(kConfig, dir);
@@ -161,6 +164,37 @@ TEST(Notifier, RetriesFailedSendsAndLogsSurviveRestart) {
   g.n->Receive({MakeAlert("Down", "a", "page", 1'000'000, 1'500'000)});
   g.At(1'020'000);
   EXPECT_EQ(g.sink.Count(), 0u);  // already told before the restart: no re-page
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Notifier, GroupWaitCountsFromTheAlertsStart) {
+  Fixture f;
+  // Received 300 ms after the evaluation that fired it: the group is due 10 s after the
+  // alert's start, not 10 s after its arrival, and the delay is split into its stages.
+  f.now = 1'000'300;
+  f.n->Receive({MakeAlert("Down", "a", "page", 1'000'000, 1'500'000)});
+  f.At(1'009'999);
+  EXPECT_EQ(f.sink.Count(), 0u);
+  f.At(1'010'000);
+  ASSERT_EQ(f.sink.Count(), 1u);
+  auto* stages = f.registry.NewHistogramFamily("vigil_alert_first_notification_stage_seconds", "", {"stage"}, {});
+  EXPECT_DOUBLE_EQ(stages->WithLabelValues({"evaluation"})->Sum(), 0.3);
+  EXPECT_DOUBLE_EQ(stages->WithLabelValues({"group_wait"})->Sum(), 9.7);
+  EXPECT_EQ(stages->WithLabelValues({"dispatch"})->Count(), 1u);
+  EXPECT_EQ(stages->WithLabelValues({"send"})->Count(), 1u);
+
+  // An alert that started more than group_wait ago opens a group that is due at once
+  // (Alertmanager's rule), and a later alert that started earlier brings an unflushed
+  // group's flush forward.
+  f.n->Receive({MakeAlert("Late", "a", "page", 990'000, 1'500'000)});
+  f.At(1'010'000);
+  EXPECT_EQ(f.sink.Count(), 2u);
+  f.n->Receive({MakeAlert("Pair", "a", "page", 1'010'000, 1'500'000)});
+  f.At(1'015'000);
+  f.n->Receive({MakeAlert("Pair", "b", "page", 1'006'000, 1'500'000)});
+  f.At(1'016'000);
+  ASSERT_EQ(f.sink.Count(), 3u);  // due at 1'016'000, not 1'020'000
+  EXPECT_THAT(f.sink.posts[2].second, HasSubstr("\"instance\":\"b\""));
 }
 
 TEST(Notifier, ReloadKeepsGroupsOfUnchangedRoutesAndNeverRepages) {

@@ -389,16 +389,49 @@ std::string AlertsV2Json(const std::vector<Alert>& alerts) {
   return o + "]";
 }
 
+namespace {
+
+// One libcurl handle per sending thread, kept for the thread's life: its connection cache
+// lets consecutive notifications to a receiver reuse one keep-alive connection instead of
+// connecting (and, for TLS, handshaking) every time.
+class ThreadCurl {
+ public:
+  ThreadCurl() : c_(curl_easy_init()) {
+    headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+    headers_ = curl_slist_append(headers_, "User-Agent: Vigil");
+    // No "Expect: 100-continue" for large bodies: a receiver that ignores it would hold
+    // every big notification back for a second.
+    headers_ = curl_slist_append(headers_, "Expect:");
+  }
+  ~ThreadCurl() {
+    curl_slist_free_all(headers_);
+    if (c_ != nullptr) curl_easy_cleanup(c_);
+  }
+  ThreadCurl(const ThreadCurl&) = delete;
+  ThreadCurl& operator=(const ThreadCurl&) = delete;
+  // The handle reset to its defaults (its connections stay cached); null if curl failed.
+  CURL* Fresh() {
+    if (c_ != nullptr) curl_easy_reset(c_);
+    return c_;
+  }
+  curl_slist* headers() const { return headers_; }
+
+ private:
+  CURL* c_;
+  curl_slist* headers_ = nullptr;
+};
+
+}  // namespace
+
 absl::Status CurlHttpPost(const std::string& url, const std::string& body) {
-  CURL* c = curl_easy_init();
+  thread_local ThreadCurl curl;
+  CURL* c = curl.Fresh();
   if (c == nullptr) return absl::InternalError("curl_easy_init failed");
-  struct curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-  h = curl_slist_append(h, "User-Agent: Vigil");
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, curl.headers());
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10'000L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3'000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -406,8 +439,6 @@ absl::Status CurlHttpPost(const std::string& url, const std::string& body) {
   CURLcode rc = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
   if (rc != CURLE_OK) return absl::UnavailableError(fmt::format("POST {}: {}", url, curl_easy_strerror(rc)));
   if (code / 100 != 2) return absl::UnavailableError(fmt::format("POST {}: unexpected status code {}", url, code));
   return absl::OkStatus();

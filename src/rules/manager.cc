@@ -1,5 +1,7 @@
 #include "rules/manager.h"
 
+#include <sys/prctl.h>
+
 #include <chrono>
 #include <map>
 #include <set>
@@ -12,11 +14,14 @@
 namespace vigil::rules {
 namespace {
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t WallUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// Buckets for scheduling delays, which are normally well under a millisecond.
+std::vector<double> DelayBuckets() { return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5}; }
 
 struct GroupMetrics {
   metrics::Counter* iterations = nullptr;
@@ -27,6 +32,7 @@ struct GroupMetrics {
   metrics::Gauge* last_duration = nullptr;
   metrics::Gauge* interval = nullptr;
   metrics::Gauge* rules = nullptr;
+  metrics::Histogram* start_delay = nullptr;
 };
 
 GroupMetrics NewGroupMetrics(metrics::Registry* reg, const std::string& key) {
@@ -59,6 +65,11 @@ GroupMetrics NewGroupMetrics(metrics::Registry* reg, const std::string& key) {
                    ->WithLabelValues({key});
   m.rules = reg->NewGaugeFamily("vigil_rule_group_rules", "Rules in the group.", l)
                 ->WithLabelValues({key});
+  m.start_delay = reg->NewHistogramFamily("vigil_rule_group_iteration_start_delay_seconds",
+                                          "How late an iteration of a rule group started after its "
+                                          "scheduled evaluation time.",
+                                          l, DelayBuckets())
+                      ->WithLabelValues({key});
   return m;
 }
 
@@ -152,7 +163,6 @@ class Group {
     const int64_t qts = ts - query_offset_ms_;
     std::unique_ptr<storage::Appender> app;
     if (opts_->appendable != nullptr) app = opts_->appendable->NewAppender(opts_->tenant);
-    std::vector<Alert> to_send;
     for (auto& r : rules_) {
       const auto r0 = std::chrono::steady_clock::now();
       metrics_.evaluations->Inc();
@@ -162,6 +172,18 @@ class Group {
         metrics_.failures->Inc();
         err = std::string(out.status().message());
         VLOG_WARN("rules", "group {} rule {}: evaluation failed: {}", name_, r->spec.name(), err);
+      }
+      if (r->alerting) {
+        if (!r->alerting->restored()) {
+          r->alerting->RestoreForState(qts, opts_->query, opts_->outage_tolerance_ms,
+                                       opts_->for_grace_period_ms);
+          r->alerting->set_restored(true);
+        }
+        // Due alerts go to the notifier as soon as their rule is evaluated, before the
+        // rule's series are appended and the group's results committed (Prometheus's order),
+        // so that neither the later rules nor the storage write delay a notification.
+        std::vector<Alert> due = r->alerting->AlertsToSend(ts, opts_->resend_delay_ms, interval_ms_);
+        if (!due.empty() && opts_->notify) opts_->notify(due);
       }
       std::map<uint64_t, model::Labels> seen;
       if (out.ok() && app) {
@@ -176,16 +198,6 @@ class Group {
         }
         r->last_series = std::move(seen);
       }
-      if (r->alerting) {
-        if (!r->alerting->restored()) {
-          r->alerting->RestoreForState(qts, opts_->query, opts_->outage_tolerance_ms,
-                                       opts_->for_grace_period_ms);
-          r->alerting->set_restored(true);
-        }
-        for (auto& a : r->alerting->AlertsToSend(ts, opts_->resend_delay_ms, interval_ms_)) {
-          to_send.push_back(std::move(a));
-        }
-      }
       std::lock_guard<std::mutex> lock(r->mu);
       r->health = err.empty() ? "ok" : "err";
       r->last_error = err;
@@ -197,7 +209,6 @@ class Group {
         VLOG_WARN("rules", "group {}: writing results: {}", name_, std::string(s.message()));
       }
     }
-    if (!to_send.empty() && opts_->notify) opts_->notify(to_send);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     eval_seconds_.store(secs);
     last_eval_ms_.store(ts);
@@ -258,22 +269,26 @@ class Group {
   }
 
   void Loop() {
-    const auto now_ms = [this] { return opts_->now_ms ? opts_->now_ms() : WallMs(); };
-    int64_t next = AlignedAfter(now_ms());
+    // The schedule is kept in microseconds of the wall clock: an iteration starts at its
+    // slot, not up to a millisecond after it (a millisecond clock rounds every wait down).
+    const auto now_us = [this] { return opts_->now_ms ? opts_->now_ms() * 1000 : WallUs(); };
+    // Timed waits of this thread may end 1 us late instead of Linux's default 50 us.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    int64_t next = AlignedAfter((now_us() + 999) / 1000);
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      const int64_t wait = next - now_ms();
-      if (wait > 0) {
-        cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_; });
+      const int64_t wait_us = next * 1000 - now_us();
+      if (wait_us > 0) {
+        cv_.wait_for(lock, std::chrono::microseconds(wait_us), [this] { return stop_; });
         if (stop_) break;
-        if (now_ms() < next) continue;
+        if (now_us() < next * 1000) continue;
       }
+      metrics_.start_delay->Observe(static_cast<double>(now_us() - next * 1000) / 1e6);
       lock.unlock();
       Eval(next);
       lock.lock();
       // Skip (and count) the iterations that the evaluation overran.
-      const int64_t now = now_ms();
-      int64_t missed = (now - next) / interval_ms_ - 0;
+      const int64_t missed = (now_us() / 1000 - next) / interval_ms_;
       if (missed > 0) {
         metrics_.missed->Inc(static_cast<double>(missed));
         VLOG_WARN("rules", "group {}: evaluation took longer than the interval; {} iterations missed",

@@ -8,7 +8,10 @@
 //
 // In one iteration the rules run in file order at one timestamp; recording rules append
 // their result through the Appendable (stale markers for series that vanished), alerting
-// rules append ALERTS / ALERTS_FOR_STATE and hand due alerts to the notify function.
+// rules hand due alerts to the notify function as soon as they are evaluated (before the
+// group's results are committed, as Prometheus does) and append ALERTS / ALERTS_FOR_STATE.
+// Iterations start at their slot to the microsecond; how late they start is observed in
+// vigil_rule_group_iteration_start_delay_seconds.
 //
 // The seams (STYLE.md): a QueryFunc (PromQL at a time), an Appendable, a NotifyFunc.
 //

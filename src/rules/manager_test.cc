@@ -111,6 +111,36 @@ TEST(Manager, AlertingRuleNotifiesAndKeepsStateAcrossReload) {
   EXPECT_EQ(sent[1].starts_at_ms, 60'000);
 }
 
+TEST(Manager, AlertsGoToTheNotifierBeforeTheGroupsResultsAreCommitted) {
+  FakeAppendable app;
+  std::vector<size_t> rows_when_notified;
+  ManagerOptions o;
+  o.appendable = &app;
+  o.notify = [&](const std::vector<Alert>&) {
+    std::lock_guard<std::mutex> lock(app.mu);
+    rows_when_notified.push_back(app.rows.size());
+  };
+  o.query = [&](std::string_view q, int64_t t) -> absl::StatusOr<promql::QueryResult> {
+    promql::QueryResult r;
+    r.type = q.substr(0, 16) == "ALERTS_FOR_STATE" ? promql::ValueType::kMatrix : promql::ValueType::kVector;
+    if (r.type == promql::ValueType::kVector) r.vector.push_back({model::Labels{{"instance", "a"}}, t, 1});
+    return r;
+  };
+  Manager m(o);
+  m.Update({File("groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n"
+                 "  - record: r\n    expr: x\n")},
+           60'000);
+  m.EvalAllOnce(60'000);
+  m.EvalAllOnce(120'000);  // fired, then resent after resend_delay (1m)
+  // Each time the notifier saw only what earlier evaluations wrote: neither this
+  // evaluation's write nor the next rule came first.
+  EXPECT_THAT(rows_when_notified, ::testing::ElementsAre(0u, 1u));
+  std::lock_guard<std::mutex> lock(app.mu);
+  // The first evaluation writes the recording rule (a fresh alerting rule restores its state
+  // before it writes series), the second ALERTS, ALERTS_FOR_STATE and the recording rule.
+  EXPECT_EQ(app.rows.size(), 4u);
+}
+
 TEST(Manager, SlowGroupCountsMissedIterationsAndNeverOverlaps) {
   metrics::Registry reg;
   std::atomic<int> running{0}, max_running{0}, evals{0};
