@@ -6,6 +6,7 @@
 #include <cmath>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <random>
 #include <string>
@@ -185,12 +186,9 @@ TEST_F(EngineTest, SubqueryWithoutStepUsesTheDefaultStep) {
 }
 
 
-// The whole-range path (eval/batch.cc) must give exactly what the step-by-step path gives:
-// same series, same points, same bits, same errors and annotations, on data with gaps,
-// stale markers, counter resets, NaN and Inf, and series whose labels collide once the
-// metric name is dropped.
-TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
-  testing::MemStorage db;
+// Data for the batch path's checks: gaps, stale markers, counter resets, NaN and Inf, and
+// series whose labels collide once the metric name is dropped.
+void FillBatchTestData(testing::MemStorage& db) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0, 1);
   for (int i = 0; i < 24; ++i) {
@@ -219,6 +217,70 @@ TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
     if (t < 1'800'000) db.Add({{"__name__", "x_total"}, {"job", "dup"}}, t, t / 1000.0);
     db.Add({{"__name__", "y_total"}, {"job", "dup"}}, t + 3000, t / 500.0);
   }
+}
+
+struct BatchCheckCounts {
+  int errors = 0, infos = 0, points = 0;
+};
+
+// Runs `q` as range queries (several spans and steps) and as an instant query on both
+// engines and expects the same results to the bit, the same errors and annotations.
+void ExpectBatchMatchesStepByStep(testing::MemStorage& db, const Engine& batched,
+                                  const Engine& stepwise, const std::string& q,
+                                  BatchCheckCounts* counts) {
+  for (auto [start, end, step] : {std::tuple<int64_t, int64_t, int64_t>{0, 3'600'000, 15'000},
+                                  {600'000, 3'000'000, 60'000},
+                                  {1'234'567, 1'234'567, 1'000}}) {
+    SCOPED_TRACE(::testing::Message() << q << " start=" << start << " step=" << step);
+    auto a = batched.RangeQuery(db, "default", q, start, end, step);
+    auto b = stepwise.RangeQuery(db, "default", q, start, end, step);
+    ASSERT_EQ(a.ok(), b.ok()) << (a.ok() ? b.status() : a.status());
+    if (!a.ok()) {
+      EXPECT_EQ(a.status(), b.status());
+      counts->errors++;
+      continue;
+    }
+    counts->infos += static_cast<int>(a->infos.size());
+    for (const auto& series : a->matrix) counts->points += static_cast<int>(series.points.size());
+    EXPECT_EQ(a->warnings, b->warnings);
+    EXPECT_EQ(a->infos, b->infos);
+    ASSERT_EQ(a->matrix.size(), b->matrix.size());
+    for (size_t i = 0; i < a->matrix.size(); ++i) {
+      EXPECT_EQ(a->matrix[i].labels, b->matrix[i].labels);
+      ASSERT_EQ(a->matrix[i].points.size(), b->matrix[i].points.size());
+      for (size_t j = 0; j < a->matrix[i].points.size(); ++j) {
+        const Point& x = a->matrix[i].points[j];
+        const Point& y = b->matrix[i].points[j];
+        EXPECT_EQ(x.t, y.t);
+        EXPECT_EQ(std::memcmp(&x.v, &y.v, sizeof(double)), 0) << x.v << " vs " << y.v;
+      }
+    }
+  }
+  auto a = batched.InstantQuery(db, "default", q, 2'000'000);
+  auto b = stepwise.InstantQuery(db, "default", q, 2'000'000);
+  ASSERT_EQ(a.ok(), b.ok()) << q;
+  if (!a.ok()) {
+    EXPECT_EQ(a.status(), b.status()) << q;
+    return;
+  }
+  EXPECT_EQ(a->warnings, b->warnings) << q;
+  EXPECT_EQ(a->infos, b->infos) << q;
+  ASSERT_EQ(a->type, b->type) << q;
+  ASSERT_EQ(a->matrix.size(), b->matrix.size()) << q;
+  ASSERT_EQ(a->vector.size(), b->vector.size()) << q;
+  // An instant vector keeps the evaluation's element order.
+  for (size_t i = 0; i < a->vector.size(); ++i) {
+    EXPECT_EQ(a->vector[i].labels, b->vector[i].labels) << q;
+    EXPECT_EQ(a->vector[i].t, b->vector[i].t) << q;
+    EXPECT_EQ(std::memcmp(&a->vector[i].v, &b->vector[i].v, sizeof(double)), 0) << q;
+  }
+}
+
+// The whole-range path (eval/batch.cc) must give exactly what the step-by-step path gives:
+// same series, same points, same bits, same errors and annotations.
+TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
+  testing::MemStorage db;
+  FillBatchTestData(db);
   const char* queries[] = {
       "rate({job=\"dup\"}[5m])",
       "sum(rate({job=\"dup\"}[5m]))",
@@ -295,66 +357,75 @@ TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
       "sum by (job) (a_total) unless sum by (job) (b_total > 200)",
       "topk(3, a_total > bool 50)",
   };
-  int errors = 0, infos = 0, points = 0;
+  BatchCheckCounts counts;
   for (bool delayed : {false, true}) {
     EngineOptions on, off;
     on.delayed_name_removal = off.delayed_name_removal = delayed;
     off.batch_eval = false;
     Engine batched(on), stepwise(off);
     for (const char* q : queries) {
-      for (auto [start, end, step] : {std::tuple<int64_t, int64_t, int64_t>{0, 3'600'000, 15'000},
-                                      {600'000, 3'000'000, 60'000},
-                                      {1'234'567, 1'234'567, 1'000}}) {
-        SCOPED_TRACE(::testing::Message() << q << " delayed=" << delayed << " start=" << start
-                                          << " step=" << step);
-        auto a = batched.RangeQuery(db, "default", q, start, end, step);
-        auto b = stepwise.RangeQuery(db, "default", q, start, end, step);
-        ASSERT_EQ(a.ok(), b.ok()) << (a.ok() ? b.status() : a.status());
-        if (!a.ok()) {
-          EXPECT_EQ(a.status(), b.status());
-          errors++;
-          continue;
-        }
-        infos += static_cast<int>(a->infos.size());
-        for (const auto& series : a->matrix) points += static_cast<int>(series.points.size());
-        EXPECT_EQ(a->warnings, b->warnings);
-        EXPECT_EQ(a->infos, b->infos);
-        ASSERT_EQ(a->matrix.size(), b->matrix.size());
-        for (size_t i = 0; i < a->matrix.size(); ++i) {
-          EXPECT_EQ(a->matrix[i].labels, b->matrix[i].labels);
-          ASSERT_EQ(a->matrix[i].points.size(), b->matrix[i].points.size());
-          for (size_t j = 0; j < a->matrix[i].points.size(); ++j) {
-            const Point& x = a->matrix[i].points[j];
-            const Point& y = b->matrix[i].points[j];
-            EXPECT_EQ(x.t, y.t);
-            EXPECT_EQ(std::memcmp(&x.v, &y.v, sizeof(double)), 0) << x.v << " vs " << y.v;
-          }
-        }
-      }
-      auto a = batched.InstantQuery(db, "default", q, 2'000'000);
-      auto b = stepwise.InstantQuery(db, "default", q, 2'000'000);
-      ASSERT_EQ(a.ok(), b.ok()) << q;
-      if (!a.ok()) {
-        EXPECT_EQ(a.status(), b.status()) << q;
-        continue;
-      }
-      EXPECT_EQ(a->warnings, b->warnings) << q;
-      EXPECT_EQ(a->infos, b->infos) << q;
-      ASSERT_EQ(a->type, b->type) << q;
-      ASSERT_EQ(a->matrix.size(), b->matrix.size()) << q;
-      ASSERT_EQ(a->vector.size(), b->vector.size()) << q;
-      // An instant vector keeps the evaluation's element order.
-      for (size_t i = 0; i < a->vector.size(); ++i) {
-        EXPECT_EQ(a->vector[i].labels, b->vector[i].labels) << q;
-        EXPECT_EQ(a->vector[i].t, b->vector[i].t) << q;
-        EXPECT_EQ(std::memcmp(&a->vector[i].v, &b->vector[i].v, sizeof(double)), 0) << q;
-      }
+      SCOPED_TRACE(::testing::Message() << "delayed=" << delayed);
+      ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
     }
   }
   // The cases above do exercise errors, annotations and real data.
-  EXPECT_GT(errors, 0);
-  EXPECT_GT(infos, 0);
-  EXPECT_GT(points, 10000);
+  EXPECT_GT(counts.errors, 0);
+  EXPECT_GT(counts.infos, 0);
+  EXPECT_GT(counts.points, 10000);
+}
+
+// Random compositions of the batch shapes (selectors, range functions, aggregations, binary
+// operators with every kind of matching) against the step-by-step path.
+TEST(EngineBatchTest, RandomShapesMatchStepByStep) {
+  testing::MemStorage db;
+  FillBatchTestData(db);
+  std::mt19937_64 rng(11);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::vector<std::string> leaves = {
+      "a_total", "b_total", "{job=\"dup\"}", "rate(a_total[5m])", "last_over_time(b_total[5m])",
+      "a_total offset 1m", "{__name__=~\"a_total|b_total\"}", "increase(b_total[2m])"};
+  const std::vector<std::string> aggs = {"sum", "avg", "count", "min", "max", "stddev", "group"};
+  const std::vector<std::string> groupings = {"", " by (job)", " by (instance)", " without (le)",
+                                              " by (job, instance, le)", " without (instance)"};
+  const std::vector<std::string> ops = {"+", "-", "*", "/", ">", "<", "==", "!=", ">=", "<=",
+                                        "> bool", "== bool", "and", "or", "unless"};
+  const std::vector<std::string> matchings = {
+      "", " on(instance)", " ignoring(le)", " on(job) group_left()", " on(instance) group_right()",
+      " on(instance, job, le)", " ignoring(job) group_left(le)", " on() group_left()"};
+  const std::vector<std::string> numbers = {"2", "0", "50", "-1.5"};
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    switch (depth <= 0 ? 0 : rng() % 4) {
+      case 0: return pick(leaves);
+      case 1: return pick(aggs) + pick(groupings) + " (" + gen(depth - 1) + ")";
+      case 2: {
+        std::string op = pick(ops);
+        bool set_op = op == "and" || op == "or" || op == "unless";
+        std::string m = pick(matchings);
+        if (set_op && m.find("group_") != std::string::npos) m = " on(instance)";
+        return "(" + gen(depth - 1) + " " + op + m + " " + gen(depth - 1) + ")";
+      }
+      default: {
+        std::string op = pick({"+", "*", "/", ">", "<=", "> bool", "-"});
+        return rng() % 2 ? "(" + pick(numbers) + " " + op + " " + gen(depth - 1) + ")"
+                         : "(" + gen(depth - 1) + " " + op + " " + pick(numbers) + ")";
+      }
+    }
+  };
+  BatchCheckCounts counts;
+  for (bool delayed : {false, true}) {
+    EngineOptions on, off;
+    on.delayed_name_removal = off.delayed_name_removal = delayed;
+    off.batch_eval = false;
+    Engine batched(on), stepwise(off);
+    for (int i = 0; i < 150; ++i) {
+      std::string q = gen(3);
+      SCOPED_TRACE(::testing::Message() << "delayed=" << delayed);
+      ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+  EXPECT_GT(counts.errors, 0);
+  EXPECT_GT(counts.points, 10000);
 }
 
 TEST(ParallelFor, CallsEveryIndexOnceEvenFromConcurrentCallers) {
