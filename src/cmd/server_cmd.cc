@@ -56,6 +56,29 @@ class HttpService : public Service {
   std::string addr_;
 };
 
+// Hands exemplars to the DB, which logs them to its WAL before storing them. Scrapes are
+// configured before storage opens, so the DB is looked up on each call.
+class DbExemplars final : public storage::ExemplarAppendable {
+ public:
+  explicit DbExemplars(const std::unique_ptr<storage::DB>* db) : db_(db) {}
+  absl::Status AppendExemplar(std::string_view tenant, const model::Labels& series,
+                              const storage::Exemplar& e) override {
+    if (*db_ == nullptr) return absl::UnavailableError("storage is not open");
+    return (*db_)->AppendExemplar(tenant, series, e);
+  }
+  void AppendExemplars(std::string_view tenant, std::span<const SeriesExemplar> batch,
+                       std::span<absl::Status> results) override {
+    if (*db_ == nullptr) {
+      for (absl::Status& r : results) r = absl::UnavailableError("storage is not open");
+      return;
+    }
+    (*db_)->AppendExemplars(tenant, batch, results);
+  }
+
+ private:
+  const std::unique_ptr<storage::DB>* db_;
+};
+
 // Owns the DB and the ingester that writes into it.
 class StorageService : public Service {
  public:
@@ -74,7 +97,9 @@ class StorageService : public Service {
     storage::Stats st = db_->GetStats();
     VLOG_INFO("storage", "opened: {} head series, {} blocks, WAL {} bytes in {} segments",
               st.head_series, st.blocks, st.wal_bytes, st.wal_segments);
-    ingester_ = std::make_unique<ingest::RemoteWriteIngester>(db_.get(), registry_, rw_opts_);
+    ingest::RemoteWriteOptions rw = rw_opts_;
+    rw.exemplars = db_.get();  // the DB logs exemplars to its WAL before storing them
+    ingester_ = std::make_unique<ingest::RemoteWriteIngester>(db_.get(), registry_, rw);
     collector_ = http::AddStorageCollector(registry_, db_.get());
     return absl::OkStatus();
   }
@@ -92,12 +117,15 @@ class StorageService : public Service {
 
   storage::DB* db() const { return db_.get(); }
   ingest::RemoteWriteIngester* ingester() const { return ingester_.get(); }
+  // The DB's exemplar appending, usable before Start (it refuses until the DB is open).
+  storage::ExemplarAppendable* exemplars() { return &exemplars_; }
 
  private:
   const storage::Options opts_;
   const ingest::RemoteWriteOptions rw_opts_;
   metrics::Registry* const registry_;
   std::unique_ptr<storage::DB> db_;
+  DbExemplars exemplars_{&db_};
   std::unique_ptr<ingest::RemoteWriteIngester> ingester_;
   int collector_ = 0;
 };
@@ -333,9 +361,11 @@ int RunServer(const ServerConfig& server_cfg) {
       ->WithLabelValues({cfg.build.version, cfg.build.revision, cfg.build.branch})
       ->Set(1);
 
-  // Exemplars live in memory for the life of the process (storage/exemplar), sized by
-  // storage.exemplars.max_exemplars and resized when a reload changes it.
+  // Exemplars are kept in memory (storage/exemplar), sized by
+  // storage.exemplars.max_exemplars and resized when a reload changes it; the DB logs them
+  // to its WAL and replays them into this store at startup.
   storage::exemplar::CircularExemplarStorage exemplars(file_cfg.storage.max_exemplars);
+  cfg.storage.exemplars = &exemplars;
 
   http::Api api(cfg.build, &registry);
   http::Router router(&registry);
@@ -373,14 +403,13 @@ int RunServer(const ServerConfig& server_cfg) {
     metadata->Update(tenant, md);
   };
   ingest::RemoteWriteOptions rw_opts;
-  rw_opts.exemplars = &exemplars;
   rw_opts.on_metadata = feed_metadata;
   auto storage = std::make_unique<StorageService>(cfg.storage, rw_opts, &registry);
   StorageService* storage_ptr = storage.get();
   services.Add(std::move(storage));
   services.Add(std::make_unique<DashboardService>(cfg.storage.path, &dashboards_api));
   scrape::ManagerOptions scrape_opts;
-  scrape_opts.exemplars = &exemplars;
+  scrape_opts.exemplars = storage_ptr->exemplars();
   scrape_opts.on_metadata = feed_metadata;
   auto scrape = std::make_unique<ScrapeService>(
       cfg.config_file, [storage_ptr]() -> storage::Appendable* { return storage_ptr->db(); },

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -83,14 +84,19 @@ std::string_view MetadataTypeName(int32_t type) {
 std::pair<int64_t, int64_t> StoreExemplars(storage::ExemplarAppendable* st,
                                            std::string_view tenant,
                                            const WriteRequestView& view, model::Labels* series) {
-  int64_t stored = 0, refused = 0;
+  int64_t refused = 0;
   uint32_t current = UINT32_MAX;
   bool valid = false;
+  // Labels of the series with exemplars (a deque, so batch entries can point into it), and
+  // one batch for the whole request, which storage logs with one WAL write.
+  std::deque<model::Labels> labels;
+  std::vector<storage::ExemplarAppendable::SeriesExemplar> batch;
   for (const ExemplarView& ev : view.exemplars) {
     if (ev.series != current) {
       current = ev.series;
       FillLabels(view, view.series[current], series);
       valid = ValidateSeries(*series).ok();
+      if (valid) labels.push_back(*series);
     }
     if (!valid) {
       ++refused;
@@ -101,15 +107,15 @@ std::pair<int64_t, int64_t> StoreExemplars(storage::ExemplarAppendable* st,
       const LabelView& l = view.exemplar_labels[i];
       if (!l.value.empty()) ls.push_back({std::string(l.name), std::string(l.value)});
     }
-    storage::Exemplar e{model::Labels(std::move(ls)), ev.value, ev.t};
-    if (absl::Status s = st->AppendExemplar(tenant, *series, e); s.ok()) {
-      ++stored;
-    } else {
-      ++refused;
-      VLOG_DEBUG("ingest", "remote write: exemplar refused: {}", Msg(s));
-    }
+    batch.push_back({&labels.back(), storage::Exemplar{model::Labels(std::move(ls)), ev.value, ev.t}});
   }
-  return {stored, refused};
+  std::vector<absl::Status> results(batch.size());
+  st->AppendExemplars(tenant, batch, results);
+  for (const absl::Status& s : results) {
+    if (s.ok()) continue;
+    if (refused++ == 0) VLOG_DEBUG("ingest", "remote write: exemplar refused: {}", Msg(s));
+  }
+  return {static_cast<int64_t>(view.exemplars.size()) - refused, refused};
 }
 
 }  // namespace

@@ -718,13 +718,16 @@ absl::Status Manager::Loop::ParseAndAppend(Target* t, const ScrapeConfig& cfg,
 }
 
 void Manager::Loop::StoreExemplars(Target* t, const std::vector<PendingExemplar>& exemplars) {
+  // One batch, so storage logs the scrape's exemplars with one WAL write.
+  std::vector<storage::ExemplarAppendable::SeriesExemplar> batch;
+  batch.reserve(exemplars.size());
+  for (const PendingExemplar& pe : exemplars) batch.push_back({&pe.series->labels, pe.ex});
+  std::vector<absl::Status> results(batch.size());
+  m_->opts_.exemplars->AppendExemplars(m_->opts_.tenant, batch, results);
   int64_t refused = 0;
   absl::Status first;
-  for (const PendingExemplar& pe : exemplars) {
-    absl::Status s = m_->opts_.exemplars->AppendExemplar(m_->opts_.tenant, pe.series->labels, pe.ex);
-    if (!s.ok()) {
-      if (refused++ == 0) first = s;
-    }
+  for (const absl::Status& s : results) {
+    if (!s.ok() && refused++ == 0) first = s;
   }
   if (m_->metrics_->exemplars_stored) {
     m_->metrics_->exemplars_stored->Inc(static_cast<double>(exemplars.size() - refused));

@@ -123,6 +123,22 @@ absl::Status WalSink::LogTombstones(std::span<const head::RefTombstone> tombston
   return w->Log(buf);
 }
 
+absl::Status WalSink::LogExemplars(std::span<const wal::RefSeries> series,
+                                   std::span<const wal::RefExemplar> exemplars) {
+  wal::Writer* w = writer_.load(std::memory_order_acquire);
+  if (w == nullptr) return absl::FailedPreconditionError("the WAL is closed");
+  std::string series_buf, exemplars_buf;
+  std::string_view recs[2];
+  size_t n = 0;
+  if (!series.empty()) {
+    wal::EncodeSeries(series, &series_buf);
+    recs[n++] = series_buf;
+  }
+  wal::EncodeExemplars(exemplars, &exemplars_buf);
+  recs[n++] = exemplars_buf;
+  return w->Log(std::span<const std::string_view>(recs, n));
+}
+
 DB::~DB() = default;
 
 // ---- DBImpl ----
@@ -184,7 +200,9 @@ absl::Status DBImpl::ReplayWal() {
   std::vector<wal::RefSeries> series;
   std::vector<wal::RefSample> samples;
   std::vector<wal::RefTombstone> tombstones;
+  std::vector<wal::RefExemplar> exemplars;
   int64_t n_series = 0, n_samples = 0, n_tombstones = 0, unknown = 0, bad_records = 0;
+  int64_t n_exemplars = 0, exemplars_dropped = 0;
   while (reader->Next()) {
     absl::Status st;
     switch (reader->type()) {
@@ -207,6 +225,12 @@ absl::Status DBImpl::ReplayWal() {
         if (!st.ok()) break;
         for (const auto& t : tombstones) head_->ReplayTombstone(t.ref, t.mint, t.maxt);
         n_tombstones += static_cast<int64_t>(tombstones.size());
+        break;
+      case wal::RecordType::kExemplars:
+        st = wal::DecodeExemplars(reader->record(), &exemplars);
+        if (!st.ok()) break;
+        n_exemplars += static_cast<int64_t>(exemplars.size());
+        exemplars_dropped += ReplayExemplars(exemplars);
         break;
       default:
         st = absl::DataLossError(fmt::format("unknown record type {}",
@@ -236,10 +260,86 @@ absl::Status DBImpl::ReplayWal() {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   VLOG_INFO("db",
-            "replayed WAL: {} series, {} samples, {} tombstones ({} undecodable records) in {:.2f}s "
-            "({} apply threads)",
-            n_series, n_samples, n_tombstones, bad_records, secs, nworkers);
+            "replayed WAL: {} series, {} samples, {} tombstones, {} exemplars ({} not restored) "
+            "({} undecodable records) in {:.2f}s ({} apply threads)",
+            n_series, n_samples, n_tombstones, n_exemplars, exemplars_dropped, bad_records, secs,
+            nworkers);
   return absl::OkStatus();
+}
+
+int64_t DBImpl::ReplayExemplars(std::span<const wal::RefExemplar> exemplars) {
+  if (opts_.exemplars == nullptr) return static_cast<int64_t>(exemplars.size());
+  int64_t dropped = 0;
+  std::string tenant;
+  model::Labels series;
+  uint64_t labels_of = 0;  // the ref whose tenant and labels are in `tenant` and `series`
+  for (const wal::RefExemplar& x : exemplars) {
+    if (x.ref != labels_of) {
+      labels_of = head_->ReplayLabels(x.ref, &tenant, &series) ? x.ref : 0;
+    }
+    if (labels_of == 0) {
+      ++dropped;  // its series record was lost with a repaired tail, or never logged
+      continue;
+    }
+    // Refusals are expected and harmless: two appenders racing on one series can log an
+    // exemplar that the store then refused as out of order, and replay refuses it again.
+    if (!opts_.exemplars->AppendExemplar(tenant, series, Exemplar{x.labels, x.v, x.t}).ok()) {
+      ++dropped;
+    }
+  }
+  return dropped;
+}
+
+absl::Status DBImpl::AppendExemplar(std::string_view tenant, const model::Labels& series,
+                                    const Exemplar& e) {
+  const SeriesExemplar one{&series, e};
+  absl::Status result;
+  AppendExemplars(tenant, std::span<const SeriesExemplar>(&one, 1),
+                  std::span<absl::Status>(&result, 1));
+  return result;
+}
+
+// Checks each exemplar against the store, logs those it will keep in one WAL write (with
+// the series records of series whose first commit has not logged them yet), and only then
+// stores them: an exemplar acknowledged OK is in the WAL.
+void DBImpl::AppendExemplars(std::string_view tenant, std::span<const SeriesExemplar> batch,
+                             std::span<absl::Status> results) {
+  if (opts_.exemplars == nullptr) {
+    for (absl::Status& r : results) r = absl::FailedPreconditionError("exemplar storage is off");
+    return;
+  }
+  std::vector<wal::RefSeries> series;
+  std::vector<wal::RefExemplar> logged;
+  std::vector<size_t> to_store;  // indices into batch, in log order
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const SeriesExemplar& se = batch[i];
+    absl::StatusOr<bool> keep = opts_.exemplars->CheckExemplar(tenant, *se.series, se.exemplar);
+    results[i] = keep.status();
+    if (!keep.ok() || !*keep) continue;
+    std::optional<head::Head::LoggedSeries> found = head_->FindSeries(tenant, *se.series);
+    if (!found.has_value()) {
+      results[i] = absl::FailedPreconditionError(fmt::format(
+          "cannot store exemplar: series {} has no samples in the head", se.series->ToString()));
+      continue;
+    }
+    if (found->unlogged.has_value() && (series.empty() || series.back().ref != found->ref)) {
+      // Its commit may log it again later, which replay tolerates (same ref, same labels).
+      series.push_back(std::move(*found->unlogged));
+    }
+    logged.push_back({found->ref, se.exemplar.t, se.exemplar.value, se.exemplar.labels});
+    to_store.push_back(i);
+  }
+  if (logged.empty()) return;
+  if (absl::Status st = sink_.LogExemplars(series, logged); !st.ok()) {
+    for (size_t i : to_store) {
+      results[i] = absl::UnavailableError(
+          fmt::format("cannot log exemplar to the WAL: {}", std::string(st.message())));
+    }
+    return;
+  }
+  for (size_t i : to_store) {
+    results[i] = opts_.exemplars->AppendExemplar(tenant, *batch[i].series, batch[i].exemplar);
+  }
 }
 
 std::unique_ptr<Appender> DBImpl::NewAppender(std::string_view tenant) {

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "model/matcher.h"
 #include "storage/appender.h"
+#include "storage/exemplars.h"
 #include "storage/querier.h"
 
 namespace vigil::fs {
@@ -72,6 +73,11 @@ struct Options {
 
   // Run compaction/retention on a background thread. Tests turn it off and call Compact().
   bool background_compaction = true;
+
+  // Where exemplars are kept (not owned; must outlive the DB). The DB's AppendExemplar
+  // logs each exemplar this store will keep to the WAL and then appends it here, and Open
+  // replays the WAL's exemplars into it. nullptr: AppendExemplar refuses every exemplar.
+  ExemplarStore* exemplars = nullptr;
 };
 
 // Counters and gauges for Vigil's own /metrics. Read with DB::GetStats().
@@ -115,7 +121,11 @@ struct TsdbStatus {
   std::vector<Count> series_count_by_label_value_pair;
 };
 
-class DB : public Appendable, public Queryable {
+// As an ExemplarAppendable, the DB stores exemplars of series that are in the head (a
+// sample of theirs was committed first, as Prometheus requires); an exemplar of a series
+// the head does not have is refused with FailedPrecondition. An exemplar is logged before
+// it is stored, so one whose append returned OK survives a restart.
+class DB : public Appendable, public Queryable, public ExemplarAppendable {
  public:
   // Opens (creating if needed) the data directory, takes its lock, loads the blocks and
   // replays the WAL into the head. A torn or corrupt WAL tail is truncated and logged.

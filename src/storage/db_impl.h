@@ -32,6 +32,10 @@ class WalSink final : public head::WalLogger {
   absl::Status LogCommit(std::span<const head::RefSeries> series,
                          std::span<const head::RefSample> samples) override;
   absl::Status LogTombstones(std::span<const head::RefTombstone> tombstones) override;
+  // Logs `series` (records of series not logged yet, may be empty) and `exemplars` in one
+  // write, series first, so replay knows every ref an exemplar names.
+  absl::Status LogExemplars(std::span<const wal::RefSeries> series,
+                            std::span<const wal::RefExemplar> exemplars);
 
  private:
   std::atomic<wal::Writer*> writer_{nullptr};
@@ -68,12 +72,18 @@ class DBImpl final : public DB {
   void SetLimits(const Limits& defaults, const TenantLimits& per_tenant) override;
   std::vector<std::pair<std::string, int64_t>> HeadSeriesByTenant() const override;
   absl::Status Close() override;
+  absl::Status AppendExemplar(std::string_view tenant, const model::Labels& series,
+                              const Exemplar& e) override;
+  void AppendExemplars(std::string_view tenant, std::span<const SeriesExemplar> batch,
+                       std::span<absl::Status> results) override;
 
  private:
   friend class DBQuerier;
 
   std::string WalDir() const;
   absl::Status ReplayWal();
+  // Appends replayed exemplars to opts_.exemplars; returns how many it could not restore.
+  int64_t ReplayExemplars(std::span<const wal::RefExemplar> exemplars);
   void BackgroundLoop();
 
   // db_compact.cc

@@ -1,17 +1,21 @@
 // Exemplars: the small interfaces through which ingestion and scraping store exemplars
 // (a trace id or other labels, a value and a timestamp hanging off a sample) and the query
-// API reads them back. The implementation is storage/exemplar/circular_storage.h, an
-// in-memory ring per tenant, as Prometheus keeps exemplars.
+// API reads them back. The store is storage/exemplar/circular_storage.h, an in-memory ring
+// per tenant, as Prometheus keeps exemplars; storage::DB is the ExemplarAppendable that
+// writes exemplars to its WAL before it hands them to that store, and replays them into
+// it at startup, so they survive a restart.
 //
 // Thread-safety: implementations are thread-safe.
 #pragma once
 
 #include <bit>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "model/labels.h"
 #include "model/matcher.h"
 
@@ -44,6 +48,21 @@ class ExemplarAppendable {
   // newer than the series' newest ("out of order exemplar").
   virtual absl::Status AppendExemplar(std::string_view tenant, const model::Labels& series,
                                       const Exemplar& e) = 0;
+
+  // One exemplar of a batch: `series` (not owned) must outlive the call.
+  struct SeriesExemplar {
+    const model::Labels* series = nullptr;
+    Exemplar exemplar;
+  };
+  // Appends each exemplar of `batch` as AppendExemplar does and sets results[i] to the
+  // answer for batch[i] (`results` has batch.size() elements). The DB logs a whole batch
+  // with one WAL write, so callers with several exemplars (a scrape, a request) use this.
+  virtual void AppendExemplars(std::string_view tenant, std::span<const SeriesExemplar> batch,
+                               std::span<absl::Status> results) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      results[i] = AppendExemplar(tenant, *batch[i].series, batch[i].exemplar);
+    }
+  }
 };
 
 struct ExemplarQueryResult {
@@ -59,6 +78,18 @@ class ExemplarQueryable {
   virtual std::vector<ExemplarQueryResult> SelectExemplars(
       std::string_view tenant, int64_t start, int64_t end,
       const std::vector<model::Matchers>& matcher_sets) const = 0;
+};
+
+// What the DB needs of the store it logs for: a dry run of AppendExemplar, so that only
+// exemplars the store will keep are written to the WAL (a scrape repeats its exemplars
+// until the client replaces them, and logging every repeat would grow the WAL for nothing).
+class ExemplarStore : public ExemplarAppendable, public ExemplarQueryable {
+ public:
+  // True if AppendExemplar(tenant, series, e) would add `e` now; false if it would accept
+  // and drop it (a duplicate of the series' newest, or a store sized 0); otherwise the
+  // error AppendExemplar would return.
+  virtual absl::StatusOr<bool> CheckExemplar(std::string_view tenant, const model::Labels& series,
+                                             const Exemplar& e) const = 0;
 };
 
 }  // namespace vigil::storage

@@ -66,20 +66,16 @@ class CircularExemplarStorage::Ring {
 
   absl::Status Append(const model::Labels& series, const Exemplar& e) {
     std::lock_guard lock(mu_);
-    if (max_ <= 0) return absl::OkStatus();
     std::string key = SeriesKey(series);
-    if (auto it = index_.find(key); it != index_.end()) {
-      const Exemplar& newest = entries_[it->second->newest].ex;
-      if (newest == e) return absl::OkStatus();  // duplicate
-      if (e.t <= newest.t) {
-        return absl::OutOfRangeError(fmt::format(
-            "out of order exemplar for series {}: timestamp {} is not after the newest "
-            "exemplar's {}",
-            series.ToString(), e.t, newest.t));
-      }
-    }
-    Insert(std::move(key), series, e);
+    absl::StatusOr<bool> add = CheckLocked(key, series, e);
+    if (!add.ok()) return add.status();
+    if (*add) Insert(std::move(key), series, e);
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Check(const model::Labels& series, const Exemplar& e) const {
+    std::lock_guard lock(mu_);
+    return CheckLocked(SeriesKey(series), series, e);
   }
 
   void Select(int64_t start, int64_t end, const std::vector<model::Matchers>& sets,
@@ -147,6 +143,24 @@ class CircularExemplarStorage::Ring {
     int64_t next = -1;  // the series' next newer exemplar, or -1
   };
 
+  // Whether `e` would be added to the series with `key`: false for a duplicate of its
+  // newest exemplar (or a ring of size 0), an error if it is out of order.
+  absl::StatusOr<bool> CheckLocked(const std::string& key, const model::Labels& series,
+                                   const Exemplar& e) const {
+    if (max_ <= 0) return false;
+    auto it = index_.find(key);
+    if (it == index_.end()) return true;
+    const Exemplar& newest = entries_[it->second->newest].ex;
+    if (newest == e) return false;
+    if (e.t <= newest.t) {
+      return absl::OutOfRangeError(fmt::format(
+          "out of order exemplar for series {}: timestamp {} is not after the newest "
+          "exemplar's {}",
+          series.ToString(), e.t, newest.t));
+    }
+    return true;
+  }
+
   // Adds `e` as the newest exemplar of the series, overwriting the ring's oldest entry when
   // full. The caller has checked ordering.
   void Insert(std::string key, const model::Labels& series, const Exemplar& e) {
@@ -209,6 +223,20 @@ absl::Status CircularExemplarStorage::AppendExemplar(std::string_view tenant,
     ring = it->second.get();  // rings are never removed while the storage lives
   }
   return ring->Append(series, e);
+}
+
+absl::StatusOr<bool> CircularExemplarStorage::CheckExemplar(std::string_view tenant,
+                                                             const model::Labels& series,
+                                                             const Exemplar& e) const {
+  if (absl::Status s = ValidateExemplar(e); !s.ok()) return s;
+  const Ring* ring = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (max_ == 0) return false;
+    auto it = rings_.find(tenant);
+    if (it != rings_.end()) ring = it->second.get();
+  }
+  return ring == nullptr ? true : ring->Check(series, e);
 }
 
 std::vector<ExemplarQueryResult> CircularExemplarStorage::SelectExemplars(

@@ -10,9 +10,9 @@
 // the series' newest is refused as out of order, and one equal to the newest is a
 // duplicate, dropped silently (a scrape repeats an exemplar until the client replaces it).
 //
-// Exemplars live only in memory: a restart loses them, as in Prometheus when the WAL's
-// exemplar records are not replayed. Vigil does not write them to the WAL (the WAL format
-// has an exemplar record, so this can be added without a format change).
+// The rings live in memory; durability is the DB's job: storage::DB logs each exemplar
+// this storage would keep (CheckExemplar) to its WAL before appending it here, and replays
+// the WAL's exemplar records into it at startup, as Prometheus's head does.
 //
 // Memory: a ring grows as exemplars arrive, up to max_exemplars entries (about 100 bytes
 // each with a short trace id), so an idle tenant costs nothing.
@@ -38,7 +38,7 @@ namespace vigil::storage::exemplar {
 // kExemplarMaxLabelSetRunes characters in all.
 absl::Status ValidateExemplar(const Exemplar& e);
 
-class CircularExemplarStorage : public ExemplarAppendable, public ExemplarQueryable {
+class CircularExemplarStorage : public ExemplarStore {
  public:
   // `max_exemplars` per tenant; 0 stores nothing (appends are accepted and dropped).
   explicit CircularExemplarStorage(int64_t max_exemplars);
@@ -46,6 +46,8 @@ class CircularExemplarStorage : public ExemplarAppendable, public ExemplarQuerya
 
   absl::Status AppendExemplar(std::string_view tenant, const model::Labels& series,
                               const Exemplar& e) override;
+  absl::StatusOr<bool> CheckExemplar(std::string_view tenant, const model::Labels& series,
+                                     const Exemplar& e) const override;
   std::vector<ExemplarQueryResult> SelectExemplars(
       std::string_view tenant, int64_t start, int64_t end,
       const std::vector<model::Matchers>& matcher_sets) const override;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -158,8 +159,20 @@ class Head {
   void ApplyReplay(std::span<const ReplayTarget> samples);
   void ReplayTombstone(Ref ref, int64_t mint, int64_t maxt);
   void EndReplay() { std::vector<MemSeries*>().swap(replay_index_); }
+  // The tenant and labels (without __tenant__) of the series replayed as `ref`, for the
+  // WAL's exemplar records; false if no series record gave that ref. Replay thread only.
+  bool ReplayLabels(Ref ref, std::string* tenant, model::Labels* labels) const;
   // Refs of live series, for WAL checkpoints (keep the series records of these).
   bool SeriesExists(Ref ref) const;
+
+  // The series `labels` (sorted, without __tenant__) of `tenant` as the WAL knows it: its
+  // ref and, if its series record is not logged yet, that record. Exemplars are logged by
+  // ref, so the DB looks their series up here; nullopt if the head has no such series.
+  struct LoggedSeries {
+    Ref ref = 0;
+    std::optional<RefSeries> unlogged;  // the series record to log first, labels with tenant
+  };
+  std::optional<LoggedSeries> FindSeries(std::string_view tenant, const model::Labels& labels);
   Ref last_ref() const { return next_ref_.load() - 1; }
 
   int64_t MinTime() const;  // kMaxTime if empty

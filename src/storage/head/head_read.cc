@@ -288,4 +288,40 @@ std::unique_ptr<storage::Querier> Head::NewQuerier(std::string_view tenant, int6
   return std::make_unique<HeadQuerier>(this, tenant, mint, maxt);
 }
 
+bool Head::ReplayLabels(Ref ref, std::string* tenant, model::Labels* labels) const {
+  if (ref >= replay_index_.size() || replay_index_[ref] == nullptr) return false;
+  const MemSeries& s = *replay_index_[ref];
+  tenant->assign(symbols_.Get(s.tenant));
+  *labels = LabelsOf(s, /*strip_tenant=*/true);
+  return true;
+}
+
+std::optional<Head::LoggedSeries> Head::FindSeries(std::string_view tenant,
+                                                   const model::Labels& labels) {
+  // The identity the appender hashes: the labels with the tenant pair in its sorted place.
+  model::Labels with_tenant = labels;
+  std::vector<model::Label>& v = with_tenant.mutable_vec();
+  v.insert(std::lower_bound(v.begin(), v.end(), kTenantLabel,
+                            [](const model::Label& l, std::string_view n) { return l.name < n; }),
+           model::Label{std::string(kTenantLabel), std::string(tenant)});
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  pairs.reserve(with_tenant.size());
+  for (const model::Label& l : with_tenant) pairs.emplace_back(l.name, l.value);
+  const uint64_t hash = with_tenant.Hash();
+  HashStripe& hs = HashStripeFor(hash);
+  std::lock_guard lock(hs.mu);
+  auto it = hs.by_hash.find(hash);
+  for (MemSeries* s = it == hs.by_hash.end() ? nullptr : it->second; s != nullptr;
+       s = s->next_in_bucket) {
+    if (LabelsEqual(*s, pairs)) {
+      LoggedSeries found{s->ref, std::nullopt};
+      if (!s->wal_logged.load(std::memory_order_acquire)) {
+        found.unlogged = RefSeries{s->ref, std::move(with_tenant)};
+      }
+      return found;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace vigil::storage::head

@@ -159,6 +159,44 @@ TEST(WalRecords, ExemplarsRoundTripWithAndWithoutLabels) {
   EXPECT_FALSE(DecodeExemplars(rec + "x", &out).ok());
 }
 
+// An exemplars record written by hand from docs/format/wal.md (ref 7, t 1000, value 1.5,
+// {trace_id="abc"}): the DB replays logs in this format into the exemplar store.
+TEST(WalRecords, ExemplarsGoldenRecordMatchesTheSpec) {
+  const std::string rec(
+      "\x04\x01\x07\xd0\x0f"
+      "\x3f\xf8\x00\x00\x00\x00\x00\x00"
+      "\x01\x08" "trace_id" "\x03" "abc",
+      27);
+  std::vector<RefExemplar> out;
+  ASSERT_TRUE(DecodeExemplars(rec, &out).ok());
+  ASSERT_EQ(out, (std::vector<RefExemplar>{{7, 1000, 1.5, model::Labels{{"trace_id", "abc"}}}}));
+  std::string again;
+  EncodeExemplars(out, &again);
+  EXPECT_EQ(again, rec);
+}
+
+TEST(WalRecords, MalformedExemplarsRecordsNameWhatBroke) {
+  const struct {
+    std::string rec;
+    std::string want;
+  } cases[] = {
+      {std::string("\x04\xff\xff\xff\xff\x0f", 6), "count 4294967295 needs"},
+      {std::string("\x04\x01\x07\x00" "\x00\x00\x00\x00\x00\x00\x00\x00" "\x02\x01" "b" "\x00\x01" "a" "\x00", 19),
+       "exemplar 1 of 1: label names not strictly sorted at label 2"},
+      {std::string("\x04\x01\x07\x00" "\x00\x00\x00\x00\x00\x00\x00\x00" "\x01\x00\x01" "v", 16),
+       "exemplar 1 of 1: label 1 has an empty name"},
+      {std::string("\x04\x01\x07\x00" "\x00\x00\x00\x00\x00\x00\x00\x00" "\x05\x01" "a" "\x00", 16),
+       "exemplar 1 of 1: 5 labels cannot fit"},
+      {std::string("\x01\x00", 2), "type byte is 1, want 4"},
+  };
+  std::vector<RefExemplar> out;
+  for (const auto& c : cases) {
+    absl::Status s = DecodeExemplars(c.rec, &out);
+    EXPECT_FALSE(s.ok()) << c.want;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.want));
+  }
+}
+
 TEST(WalRecords, RandomBatchesRoundTrip) {
   std::mt19937_64 rng(7);
   std::string rec;
