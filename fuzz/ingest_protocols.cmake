@@ -7,3 +7,4 @@ vigil_fuzzer(json_ingest_fuzzer SOURCES json_ingest_fuzzer.cc LIBS vigil_ingest_
 vigil_fuzzer(statsd_fuzzer SOURCES statsd_fuzzer.cc LIBS vigil_ingest_push)
 vigil_fuzzer(otlp_fuzzer SOURCES otlp_fuzzer.cc LIBS vigil_ingest_push)
 vigil_fuzzer(decompress_fuzzer SOURCES decompress_fuzzer.cc LIBS vigil_ingest_push)
+vigil_fuzzer(otlp_json_fuzzer SOURCES otlp_json_fuzzer.cc LIBS vigil_ingest_push)

@@ -88,7 +88,7 @@ class PushIngest::Svc : public Service {
         return st;
       }
     }
-    p_->api_.Attach(db);
+    p_->api_.Attach(db, db);  // the DB logs exemplars to its WAL before storing them
     return absl::OkStatus();
   }
   void Stop() override {

@@ -73,10 +73,14 @@ void IngestApi::SetRateLimits(ingest::RateLimit defaults,
   rate_.SetLimits(defaults, std::move(per_tenant));
 }
 
-void IngestApi::Attach(storage::Appendable* db) { db_.store(db); }
+void IngestApi::Attach(storage::Appendable* db, storage::ExemplarAppendable* exemplars) {
+  exemplars_.store(exemplars);
+  db_.store(db);
+}
 
 void IngestApi::Detach() {
   db_.store(nullptr);
+  exemplars_.store(nullptr);
   while (in_use_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
@@ -153,6 +157,9 @@ void IngestApi::Push(const Request& req, Response* resp, std::string_view protoc
 
   ingest::BatchWriter w(db, req.tenant, protocol, &metrics_, opts_.ingest);
   ingest::WriteResult r = ingest::WriteBatch(&batch, &w);
+  if (r.http_status < 500) {
+    ingest::StoreExemplars(batch, req.tenant, protocol, exemplars_.load(), &metrics_);
+  }
   tenants_.Accepted(req.tenant, r.samples_stored);
   tenants_.Refused(req.tenant, "rejected", r.samples_refused);
   if (r.http_status >= 500) {
@@ -160,11 +167,13 @@ void IngestApi::Push(const Request& req, Response* resp, std::string_view protoc
   } else if (r.http_status != 204) {
     VLOG_DEBUG("http", "{} from {}: {}", protocol, req.remote, r.message);
   }
-  if (dialect == Dialect::kOtlp && r.http_status < 500) {
+  if ((dialect == Dialect::kOtlp || dialect == Dialect::kOtlpJson) && r.http_status < 500) {
     // OTLP: 200 with partial_success for refused points; the sender must not retry them.
+    // The answer is encoded as the request was.
+    const bool json = dialect == Dialect::kOtlpJson;
     resp->status = 200;
-    resp->content_type = "application/x-protobuf";
-    resp->body = ingest::OtlpResponse(r.samples_refused, r.message);
+    resp->content_type = json ? "application/json" : "application/x-protobuf";
+    resp->body = ingest::OtlpResponse(r.samples_refused, r.message, json);
     return;
   }
   if (r.http_status == 204) {
@@ -225,9 +234,13 @@ void IngestApi::InfluxWrite(const Request& req, Response* resp) {
 
 void IngestApi::Otlp(const Request& req, Response* resp) {
   std::string_view ct = req.Header("content-type");
+  if (ct.starts_with("application/json")) {
+    return Push(req, resp, "otlp", Dialect::kOtlpJson, ingest::DecodeOtlpJson);
+  }
   if (!ct.empty() && !ct.starts_with("application/x-protobuf") && !ct.starts_with("application/protobuf")) {
     return resp->Text(415, fmt::format("unsupported Content-Type \"{}\": Vigil reads OTLP/HTTP "
-                                       "protobuf (application/x-protobuf)\n", ct));
+                                       "protobuf (application/x-protobuf) or JSON "
+                                       "(application/json)\n", ct));
   }
   Push(req, resp, "otlp", Dialect::kOtlp, ingest::DecodeOtlp);
 }

@@ -7,7 +7,8 @@
 //   POST /write, /api/v2/write       Influx line protocol; `precision`, v1 `db` (added as
 //                                    label db)                                -> 204
 //   GET|HEAD /ping                   204, for Influx clients that probe
-//   POST /v1/metrics, /api/v1/otlp/v1/metrics   OTLP/HTTP protobuf            -> 200
+//   POST /v1/metrics, /api/v1/otlp/v1/metrics   OTLP/HTTP, protobuf or JSON (by
+//                                    Content-Type; answered in the same encoding) -> 200
 //   GET  /api/v1/metadata            HELP/TYPE/UNIT seen by the text and OTLP importers,
 //                                    remote_write's metadata and scraped targets
 //
@@ -16,6 +17,9 @@
 // 415 for others, 413 past the decompressed size limit), decode (400 with line:col),
 // per-tenant rate limit (429 + Retry-After), then the shared BatchWriter (204, or 400
 // naming refused series and reasons, or 500). While no storage is attached: 503.
+// OpenMetrics exemplars ("# {trace_id="x"} 1.5 123.4") go to the attached
+// ExemplarAppendable after their samples are committed, counted in
+// vigil_ingest_exemplars_total{protocol,result}; a refused exemplar never fails a request.
 // Everything is per request tenant (Request::tenant): its series, its metadata, its rate
 // limit (SetRateLimits gives tenants their own). remote_write (Api) shares the in-flight
 // budget, the rate limiter and the counters through guards().
@@ -79,8 +83,9 @@ class IngestApi {
   ~IngestApi();
 
   void Register(Router* router);
-  // `db` must stay valid until Detach() returns.
-  void Attach(storage::Appendable* db);
+  // `db` and `exemplars` (where OpenMetrics imports' exemplars go; nullptr drops them)
+  // must stay valid until Detach() returns.
+  void Attach(storage::Appendable* db, storage::ExemplarAppendable* exemplars = nullptr);
   // New requests answer 503; waits for those in flight.
   void Detach();
 
@@ -94,7 +99,7 @@ class IngestApi {
  private:
   using Decoder = std::function<absl::Status(std::string_view body, int64_t now_ms,
                                              ingest::DecodedBatch* out)>;
-  enum class Dialect { kPlain, kInflux, kOtlp };
+  enum class Dialect { kPlain, kInflux, kOtlp, kOtlpJson };
   // The shared path: every answer, success or failure, is written to `resp`.
   void Push(const Request& req, Response* resp, std::string_view protocol, Dialect dialect,
             const Decoder& decode);
@@ -112,6 +117,7 @@ class IngestApi {
   ingest::TenantRateLimiter rate_;
   ingest::InflightLimiter inflight_;
   std::atomic<storage::Appendable*> db_{nullptr};
+  std::atomic<storage::ExemplarAppendable*> exemplars_{nullptr};
   std::atomic<int64_t> in_use_{0};
 };
 

@@ -2,7 +2,9 @@
 // Content-Encoding, limits, metadata, and the counters in /metrics.
 #include "http/ingest_api.h"
 
+#include <snappy.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "fs/file_system.h"
 #include "gmock/gmock.h"
@@ -10,6 +12,7 @@
 #include "http/test_client.h"
 #include "model/matcher.h"
 #include "storage/db.h"
+#include "storage/exemplar/circular_storage.h"
 
 namespace vigil::http {
 namespace {
@@ -30,6 +33,18 @@ std::string Gzip(const std::string& in) {
   return out;
 }
 
+std::string Zstd(const std::string& in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+  return out;
+}
+
+std::string Snappy(const std::string& in) {
+  std::string out;
+  snappy::Compress(in.data(), in.size(), &out);
+  return out;
+}
+
 class IngestApiTest : public ::testing::Test {
  protected:
   void Start(IngestApiOptions opts = {}) {
@@ -43,10 +58,11 @@ class IngestApiTest : public ::testing::Test {
     o.path = "/data";
     o.fs = fs_.get();
     o.background_compaction = false;
+    o.exemplars = &exemplars_;
     auto db = storage::DB::Open(o);
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
-    api_->Attach(db_.get());
+    api_->Attach(db_.get(), db_.get());
     ServerOptions so;
     so.listen_address = "127.0.0.1:0";
     server_ = std::make_unique<Server>(so, &router_);
@@ -76,6 +92,7 @@ class IngestApiTest : public ::testing::Test {
   }
 
   metrics::Registry registry_;
+  storage::exemplar::CircularExemplarStorage exemplars_{100};
   Router router_{&registry_};
   std::unique_ptr<fs::FileSystem> fs_ = fs::NewMemFileSystem();
   std::unique_ptr<storage::DB> db_;
@@ -103,6 +120,68 @@ TEST_F(IngestApiTest, ImportsOpenMetricsByContentType) {
                 {{"Content-Type", "application/openmetrics-text; version=1.0.0"}});
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(Series("c_total"), 1);
+}
+
+TEST_F(IngestApiTest, StoresOpenMetricsExemplarsAndCountsThem) {
+  Start();
+  auto r = Post("/api/v1/import/prometheus",
+                "# TYPE rpc histogram\n"
+                "rpc_bucket{le=\"0.5\"} 3 1700000000 # {trace_id=\"t1\"} 0.25 1699999999.5\n"
+                "rpc_bucket{le=\"+Inf\"} 4 1700000000 # {trace_id=\"t2\"} 7\n"
+                "rpc_count 4 1700000000 # {trace_id=\"c1\"} 4 1700000000\n"
+                "rpc_sum 7.25 1700000000\n"
+                "# EOF\n",
+                {{"Content-Type", "application/openmetrics-text; version=1.0.0"}});
+  EXPECT_EQ(r.status, 204) << r.body;
+  // An exemplar older than its series' newest is refused; the request still succeeds.
+  r = Post("/api/v1/import/prometheus",
+           "rpc_count 5 1700000001 # {trace_id=\"c0\"} 1 1699999000\n# EOF\n",
+           {{"Content-Type", "application/openmetrics-text; version=1.0.0"}});
+  EXPECT_EQ(r.status, 204) << r.body;
+  auto got = exemplars_.SelectExemplars(
+      storage::kDefaultTenant, model::kMinTime, model::kMaxTime,
+      {{model::Matcher::MustMake(model::MatchType::kEqual, "__name__", "rpc_bucket")}});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].series_labels.Get("le"), "+Inf");
+  // Without its own timestamp an exemplar takes its sample's.
+  EXPECT_EQ(got[0].exemplars, (std::vector<storage::Exemplar>{
+                                  {model::Labels{{"trace_id", "t2"}}, 7, 1'700'000'000'000}}));
+  EXPECT_EQ(got[1].exemplars, (std::vector<storage::Exemplar>{
+                                  {model::Labels{{"trace_id", "t1"}}, 0.25, 1'699'999'999'500}}));
+  auto m = client_->Do("GET", "/metrics").body;
+  EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_exemplars_total{protocol="prometheus_text",result="stored"} 3)"));
+  EXPECT_THAT(m, HasSubstr(R"(vigil_ingest_exemplars_total{protocol="prometheus_text",result="refused"} 1)"));
+  // Other tenants do not see them.
+  EXPECT_TRUE(exemplars_.SelectExemplars("other", model::kMinTime, model::kMaxTime,
+                                         {{model::Matcher::MustMake(model::MatchType::kRegexMatch,
+                                                                    "__name__", ".+")}})
+                  .empty());
+}
+
+TEST_F(IngestApiTest, EveryPushEndpointReadsGzipSnappyAndZstd) {
+  Start();
+  const struct {
+    std::string target, content_type, body, metric;
+  } endpoints[] = {
+      {"/api/v1/import/prometheus", "", "text_m 1\n", "text_m"},
+      {"/ingest/metrics", "", R"([{"name":"json_m","value":1}])", "json_m"},
+      {"/api/v2/write", "", "influx value=1\n", "influx_value"},
+      {"/v1/metrics", "application/json",
+       R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"otlp_m","gauge":)"
+       R"({"dataPoints":[{"asDouble":1,"timeUnixNano":"1700000000000000000"}]}}]}]}]})",
+       "otlp_m"},
+  };
+  const std::pair<std::string, std::function<std::string(const std::string&)>> codecs[] = {
+      {"gzip", Gzip}, {"snappy", Snappy}, {"zstd", Zstd}};
+  for (const auto& e : endpoints) {
+    for (const auto& [encoding, compress] : codecs) {
+      std::map<std::string, std::string> h = {{"Content-Encoding", encoding}};
+      if (!e.content_type.empty()) h["Content-Type"] = e.content_type;
+      auto r = Post(e.target, compress(e.body), h);
+      EXPECT_LT(r.status, 300) << e.target << " " << encoding << ": " << r.body;
+    }
+    EXPECT_EQ(Series(e.metric), 1) << e.target;
+  }
 }
 
 TEST_F(IngestApiTest, AnswersSyntaxErrorsWith400AndPosition) {
@@ -181,13 +260,42 @@ TEST_F(IngestApiTest, ShedsLoadPastTheInflightBudget) {
   EXPECT_EQ(Post("/ingest/metrics", R"([{"name":"a","value":1}])").status, 204);
 }
 
-TEST_F(IngestApiTest, OtlpAnswers200AndRefusesJson) {
+TEST_F(IngestApiTest, OtlpAnswers200AndRefusesUnknownContentTypes) {
   Start();
   // An empty ExportMetricsServiceRequest is valid protobuf (zero bytes).
   auto r = Post("/v1/metrics", "", {{"Content-Type", "application/x-protobuf"}});
   EXPECT_EQ(r.status, 200) << r.body;
-  auto j = Post("/api/v1/otlp/v1/metrics", "{}", {{"Content-Type", "application/json"}});
-  EXPECT_EQ(j.status, 415);
+  auto t = Post("/api/v1/otlp/v1/metrics", "{}", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(t.status, 415);
+  EXPECT_THAT(t.body, HasSubstr("application/json"));
+}
+
+// OTLP/HTTP JSON as the spec writes it: lowerCamelCase names, 64-bit integers as strings,
+// enums as integers, hex trace ids in exemplars (which Vigil skips). The answer is JSON too.
+TEST_F(IngestApiTest, OtlpJsonIsMappedAsProtobufAndAnsweredInJson) {
+  Start();
+  const std::string body = R"({"resourceMetrics":[{
+    "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},
+    "scopeMetrics":[{"scope":{"name":"lib"},"metrics":[
+      {"name":"queue.depth","unit":"{items}","gauge":{"dataPoints":[
+        {"asDouble":3.5,"timeUnixNano":"1700000000000000000",
+         "attributes":[{"key":"queue","value":{"stringValue":"a"}}],
+         "exemplars":[{"asDouble":3.5,"timeUnixNano":"1700000000000000000",
+                       "spanId":"00f067aa0ba902b7","traceId":"4bf92f3577b34da6a3ce929d0e0e4736"}]}]}},
+      {"name":"requests","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[
+        {"asInt":"7","timeUnixNano":1700000000000000000}]}},
+      {"name":"deltas","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[
+        {"asInt":"1","timeUnixNano":"1700000000000000000"}]}}]}]}]})";
+  auto r = Post("/v1/metrics", body, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_THAT(r.body, HasSubstr(R"("partialSuccess":{"rejectedDataPoints":"1")"));
+  EXPECT_EQ(Series("queue_depth"), 1);
+  EXPECT_EQ(Series("requests_total"), 1);
+  EXPECT_EQ(Series("deltas_total"), 0);
+  auto bad = Post("/v1/metrics", R"({"resourceMetrics":[)", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("cannot parse OTLP metrics request: invalid JSON"));
 }
 
 TEST_F(IngestApiTest, Answers503WithoutStorage) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ingest/writer.h"
+#include "storage/exemplars.h"
 
 namespace vigil::ingest {
 
@@ -28,9 +29,15 @@ struct DecodedBatch {
     int64_t n = 0;
     std::string why;
   };
+  // An exemplar riding on samples[sample] (OpenMetrics "# {trace_id="x"} 1.5 123.4").
+  struct SampleExemplar {
+    size_t sample = 0;
+    storage::Exemplar exemplar;
+  };
   std::vector<PendingSample> samples;
   std::vector<Refusal> refusals;
   std::vector<MetricMetadata> metadata;
+  std::vector<SampleExemplar> exemplars;
 
   void Refuse(std::string_view reason, int64_t n, std::string why) {
     refusals.push_back({std::string(reason), n, std::move(why)});
@@ -40,5 +47,13 @@ struct DecodedBatch {
 // Appends every sample and refusal of `batch` through `w` and returns w->Finish().
 // Consecutive samples with equal labels share the series ref lookup.
 WriteResult WriteBatch(DecodedBatch* batch, BatchWriter* w);
+
+// After WriteBatch committed the batch's samples (their labels now normalized), stores its
+// exemplars in one call to `st` and counts them in
+// vigil_ingest_exemplars_total{protocol,result="stored"|"refused"}. As in Prometheus and
+// in remote_write, a refused exemplar (bad labels, out of order, a series that was not
+// stored) never fails the request.
+void StoreExemplars(const DecodedBatch& batch, std::string_view tenant, std::string_view protocol,
+                    storage::ExemplarAppendable* st, IngestMetrics* metrics);
 
 }  // namespace vigil::ingest

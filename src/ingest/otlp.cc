@@ -5,6 +5,7 @@
 #include "base/metrics.h"
 #include "fmt/format.h"
 #include "model/sample.h"
+#include "google/protobuf/util/json_util.h"
 #include "otlp_metrics.pb.h"
 
 namespace vigil::ingest {
@@ -174,11 +175,11 @@ std::string OtlpMetricName(std::string_view name, std::string_view unit, OtlpKin
   return out;
 }
 
-absl::Status DecodeOtlp(std::string_view body, int64_t now_ms, DecodedBatch* out) {
-  pb::ExportMetricsServiceRequest req;
-  if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    return absl::InvalidArgumentError("cannot parse OTLP metrics request: invalid protobuf");
-  }
+namespace {
+
+// The mapping shared by both encodings of a request.
+absl::Status MapRequest(const pb::ExportMetricsServiceRequest& req, int64_t now_ms,
+                        DecodedBatch* out) {
   for (const auto& rm : req.resource_metrics()) {
     std::map<std::string, std::string> res;  // job, instance
     std::map<std::string, std::string> info;  // target_info's other attributes
@@ -305,15 +306,45 @@ absl::Status DecodeOtlp(std::string_view body, int64_t now_ms, DecodedBatch* out
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status DecodeOtlp(std::string_view body, int64_t now_ms, DecodedBatch* out) {
+  pb::ExportMetricsServiceRequest req;
+  if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return absl::InvalidArgumentError("cannot parse OTLP metrics request: invalid protobuf");
+  }
+  return MapRequest(req, now_ms, out);
+}
+
+absl::Status DecodeOtlpJson(std::string_view body, int64_t now_ms, DecodedBatch* out) {
+  pb::ExportMetricsServiceRequest req;
+  google::protobuf::util::JsonParseOptions opts;
+  // Fields Vigil's schema leaves out (exemplars, schema URLs, ...) are skipped, as the
+  // protobuf decoder skips them.
+  opts.ignore_unknown_fields = true;
+  auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(body.data(), body.size()), &req, opts);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot parse OTLP metrics request: invalid JSON: {}", st.ToString()));
+  }
+  return MapRequest(req, now_ms, out);
+}
+
 }  // namespace vigil::ingest
 
 namespace vigil::ingest {
-std::string OtlpResponse(int64_t rejected, std::string_view message) {
+std::string OtlpResponse(int64_t rejected, std::string_view message, bool json) {
   otlp::ExportMetricsServiceResponse resp;
   if (rejected > 0 || !message.empty()) {
     resp.mutable_partial_success()->set_rejected_data_points(rejected);
     resp.mutable_partial_success()->set_error_message(std::string(message));
   }
-  return resp.SerializeAsString();
+  if (!json) return resp.SerializeAsString();
+  std::string out;
+  // Cannot fail: the message has no Any fields and its strings are valid UTF-8 (the
+  // message comes from our own validation, which reports invalid UTF-8 escaped).
+  (void)google::protobuf::util::MessageToJsonString(resp, &out);
+  return out;
 }
 }  // namespace vigil::ingest

@@ -1,5 +1,6 @@
-// DecodeOtlp: an OTLP/HTTP metrics export request (protobuf ExportMetricsServiceRequest,
-// already decompressed) -> DecodedBatch, mapped the way Prometheus's OTLP receiver maps it:
+// DecodeOtlp, DecodeOtlpJson: an OTLP/HTTP metrics export request (ExportMetricsServiceRequest
+// as protobuf or as JSON, already decompressed) -> DecodedBatch, mapped the way
+// Prometheus's OTLP receiver maps it:
 //
 //   names    the metric name with characters outside [a-zA-Z0-9_:] turned into '_', then
 //            the unit as a word suffix ("s" -> _seconds, "By" -> _bytes, "ms" ->
@@ -29,6 +30,10 @@
 namespace vigil::ingest {
 
 absl::Status DecodeOtlp(std::string_view body, int64_t now_ms, DecodedBatch* out);
+// The same request in OTLP/HTTP's JSON encoding (Content-Type application/json): the
+// protobuf JSON mapping with lowerCamelCase or original field names, enums as integers,
+// 64-bit integers as strings or numbers; unknown fields are ignored.
+absl::Status DecodeOtlpJson(std::string_view body, int64_t now_ms, DecodedBatch* out);
 
 // The Prometheus name for an OTLP metric (exposed for tests).
 enum class OtlpKind { kGauge, kCounter, kOther };
@@ -37,7 +42,8 @@ std::string OtlpMetricName(std::string_view name, std::string_view unit, OtlpKin
 }  // namespace vigil::ingest
 
 namespace vigil::ingest {
-// The serialized ExportMetricsServiceResponse: empty on full success, or partial_success
-// with the refused point count and a message (OTLP answers 200 for partial success).
-std::string OtlpResponse(int64_t rejected, std::string_view message);
+// The ExportMetricsServiceResponse: empty on full success, or partial_success with the
+// refused point count and a message (OTLP answers 200 for partial success). Protobuf, or
+// JSON when `json` (a response is encoded as its request was).
+std::string OtlpResponse(int64_t rejected, std::string_view message, bool json = false);
 }  // namespace vigil::ingest

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "ingest/test_util.h"
 #include "model/sample.h"
@@ -141,6 +142,54 @@ TEST(DecodeOtlp, MapsResourceSumsGaugesHistogramsAndSummaries) {
 TEST(DecodeOtlp, RejectsGarbage) {
   DecodedBatch b;
   EXPECT_FALSE(DecodeOtlp("\xff\xff\xff", kNow, &b).ok());
+  for (std::string_view bad : {"", "[", "{\"resourceMetrics\":[7]}", "\xff\xff"}) {
+    absl::Status st = DecodeOtlpJson(bad, kNow, &b);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_THAT(std::string(st.message()), HasSubstr("invalid JSON")) << bad;
+  }
+}
+
+// The JSON encoding of a request (as protobuf's JSON mapping prints it, with
+// lowerCamelCase names and 64-bit integers as strings) decodes to the very same samples
+// and metadata as its protobuf encoding.
+TEST(DecodeOtlpJson, MapsLikeTheProtobufEncoding) {
+  otlp::ExportMetricsServiceRequest req;
+  auto* rm = req.add_resource_metrics();
+  Attr(rm->mutable_resource()->mutable_attributes(), "service.name", "shop");
+  auto* sm = rm->add_scope_metrics();
+  auto* sum = sm->add_metrics();
+  sum->set_name("http.requests");
+  sum->mutable_sum()->set_is_monotonic(true);
+  sum->mutable_sum()->set_aggregation_temporality(otlp::AGGREGATION_TEMPORALITY_CUMULATIVE);
+  auto* p = sum->mutable_sum()->add_data_points();
+  p->set_time_unix_nano(kT);
+  p->set_as_int(int64_t{1} << 60);
+  Attr(p->mutable_attributes(), "http.method", "GET");
+  auto* s = sm->add_metrics();
+  s->set_name("size");
+  s->set_unit("By");
+  auto* sp = s->mutable_summary()->add_data_points();
+  sp->set_time_unix_nano(kT);
+  sp->set_count(2);
+  sp->set_sum(10);
+  auto* q = sp->add_quantile_values();
+  q->set_quantile(0.99);
+  q->set_value(4);
+
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(req, &json).ok());
+  ASSERT_THAT(json, HasSubstr("\"asInt\":\"1152921504606846976\""));
+  DecodedBatch from_pb, from_json;
+  ASSERT_TRUE(DecodeOtlp(req.SerializeAsString(), kNow, &from_pb).ok());
+  ASSERT_TRUE(DecodeOtlpJson(json, kNow, &from_json).ok());
+  ASSERT_EQ(from_json.samples.size(), from_pb.samples.size());
+  ASSERT_EQ(from_pb.samples.size(), 4u);  // the counter, one quantile, _sum and _count
+  for (size_t i = 0; i < from_pb.samples.size(); ++i) {
+    EXPECT_EQ(from_json.samples[i].labels, from_pb.samples[i].labels) << i;
+    EXPECT_EQ(from_json.samples[i].t, from_pb.samples[i].t) << i;
+    EXPECT_EQ(from_json.samples[i].v, from_pb.samples[i].v) << i;
+  }
+  EXPECT_EQ(from_json.metadata, from_pb.metadata);
 }
 
 TEST(OtlpResponse, CarriesPartialSuccess) {
@@ -148,6 +197,9 @@ TEST(OtlpResponse, CarriesPartialSuccess) {
   ASSERT_TRUE(r.ParseFromString(OtlpResponse(3, "bad")));
   EXPECT_EQ(r.partial_success().rejected_data_points(), 3);
   EXPECT_TRUE(OtlpResponse(0, "").empty());
+  EXPECT_EQ(OtlpResponse(3, "bad", /*json=*/true),
+            R"({"partialSuccess":{"rejectedDataPoints":"3","errorMessage":"bad"}})");
+  EXPECT_EQ(OtlpResponse(0, "", /*json=*/true), "{}");
 }
 
 }  // namespace

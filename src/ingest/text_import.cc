@@ -55,6 +55,14 @@ absl::Status DecodeText(std::string_view body, const TextImportOptions& opts, in
         }
         s.t = p.timestamp_ms().value_or(default_t);
         s.v = p.value();
+        if (p.has_exemplar()) {
+          // An exemplar without its own timestamp takes its sample's, as scrapes do.
+          DecodedBatch::SampleExemplar& x = out->exemplars.emplace_back();
+          x.sample = out->samples.size() - 1;
+          p.FillExemplarLabels(&x.exemplar.labels);
+          x.exemplar.value = p.exemplar_value();
+          x.exemplar.t = p.exemplar_timestamp_ms().value_or(s.t);
+        }
         break;
       }
     }

@@ -36,6 +36,19 @@ IngestMetrics::IngestMetrics(metrics::Registry* registry) {
   requests_ = registry->NewCounterFamily("vigil_ingest_requests_total",
                                          "Ingestion requests by protocol and result.",
                                          {"protocol", "result"});
+  exemplars_ = registry->NewCounterFamily(
+      "vigil_ingest_exemplars_total", "Exemplars stored or refused by ingestion, by protocol.",
+      {"protocol", "result"});
+}
+
+void IngestMetrics::Exemplars(std::string_view protocol, int64_t stored, int64_t refused) {
+  if (exemplars_ == nullptr) return;
+  if (stored > 0) {
+    exemplars_->WithLabelValues({std::string(protocol), "stored"})->Inc(static_cast<double>(stored));
+  }
+  if (refused > 0) {
+    exemplars_->WithLabelValues({std::string(protocol), "refused"})->Inc(static_cast<double>(refused));
+  }
 }
 
 void IngestMetrics::Stored(std::string_view protocol, int64_t n) {
@@ -204,6 +217,26 @@ WriteResult WriteBatch(DecodedBatch* batch, BatchWriter* w) {
     prev = &s.labels;
   }
   return w->Finish();
+}
+
+void StoreExemplars(const DecodedBatch& batch, std::string_view tenant, std::string_view protocol,
+                    storage::ExemplarAppendable* st, IngestMetrics* metrics) {
+  if (st == nullptr || batch.exemplars.empty()) return;
+  std::vector<storage::ExemplarAppendable::SeriesExemplar> todo;
+  todo.reserve(batch.exemplars.size());
+  for (const DecodedBatch::SampleExemplar& e : batch.exemplars) {
+    todo.push_back({&batch.samples[e.sample].labels, e.exemplar});
+  }
+  std::vector<absl::Status> results(todo.size());
+  st->AppendExemplars(tenant, todo, results);
+  int64_t refused = 0;
+  for (const absl::Status& r : results) {
+    if (r.ok()) continue;
+    if (refused++ == 0) {
+      VLOG_DEBUG("ingest", "{}: exemplar refused: {}", protocol, std::string(r.message()));
+    }
+  }
+  metrics->Exemplars(protocol, static_cast<int64_t>(results.size()) - refused, refused);
 }
 
 }  // namespace vigil::ingest

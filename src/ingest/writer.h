@@ -19,6 +19,7 @@
 //   vigil_ingest_samples_total{protocol}
 //   vigil_ingest_samples_rejected_total{protocol,reason}
 //   vigil_ingest_requests_total{protocol,result}
+//   vigil_ingest_exemplars_total{protocol,result}
 //
 // Thread-safety: IngestMetrics is thread-safe and shared by all requests. A BatchWriter
 // belongs to one request on one thread.
@@ -66,11 +67,14 @@ class IngestMetrics {
   void Stored(std::string_view protocol, int64_t n);
   void Refused(std::string_view protocol, std::string_view reason, int64_t n);
   void Request(std::string_view protocol, std::string_view result);
+  // Exemplars of a request: `stored` kept, `refused` not.
+  void Exemplars(std::string_view protocol, int64_t stored, int64_t refused);
 
  private:
   metrics::CounterFamily* samples_ = nullptr;
   metrics::CounterFamily* rejected_ = nullptr;
   metrics::CounterFamily* requests_ = nullptr;
+  metrics::CounterFamily* exemplars_ = nullptr;
 };
 
 // Checks what every ingested series must satisfy: model::Labels::Validate (names, UTF-8,

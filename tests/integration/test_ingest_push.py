@@ -130,6 +130,40 @@ class PushTest(unittest.TestCase):
         ((key, samples),) = exp.items()
         self.assertEqual(samples, [(ts * 1000, 4)])
 
+    def test_openmetrics_exemplars_are_stored_and_survive_sigkill(self):
+        from prometheus_client import CollectorRegistry, Counter
+        from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+        reg = CollectorRegistry()
+        c = Counter("ex_requests", "Requests.", registry=reg)
+        c.inc(2, exemplar={"trace_id": "abc123"})
+        body = generate_latest(reg)
+        self.assertIn(b'# {trace_id="abc123"} 2.0', body)
+        server = Server().start()
+        try:
+            status, text = server.request("POST", "/api/v1/import/prometheus", body,
+                                          {"Content-Type": CONTENT_TYPE_LATEST})
+            self.assertEqual(status, 204, text)
+
+            def exemplars():
+                st, got = server.get_json("/api/v1/query_exemplars", query="ex_requests_total",
+                                          start=time.time() - 3600, end=time.time() + 60)
+                self.assertEqual(st, 200, got)
+                return [(r["seriesLabels"]["__name__"], e["labels"], e["value"])
+                        for r in got["data"] for e in r["exemplars"]]
+
+            want = [("ex_requests_total", {"trace_id": "abc123"}, "2")]
+            self.assertEqual(exemplars(), want)
+            self.assertEqual(server.metrics().get(
+                'vigil_ingest_exemplars_total{protocol="prometheus_text",result="stored"}'), 1)
+            # The exemplar was in the WAL before the 204: a crash and a replay keep it.
+            server.kill()
+            server.start()
+            self.assertEqual(exemplars(), want)
+        finally:
+            server.stop()
+            server.cleanup()
+
     def test_json_seed_api_and_influx(self):
         now_s = int(time.time())
         body = json.dumps([
