@@ -356,6 +356,12 @@ TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
       "sum by (job) (a_total) and on(job) count by (job) (b_total > 200)",
       "sum by (job) (a_total) unless sum by (job) (b_total > 200)",
       "topk(3, a_total > bool 50)",
+      // Unary minus (unary plus keeps a selector's sample timestamps).
+      "-a_total",
+      "-sum by (job) (rate(a_total[5m]))",
+      "-{job=\"dup\"}",
+      "timestamp(-a_total)",
+      "timestamp(+a_total)",
   };
   BatchCheckCounts counts;
   for (bool delayed : {false, true}) {
@@ -394,7 +400,7 @@ TEST(EngineBatchTest, RandomShapesMatchStepByStep) {
       " on(instance, job, le)", " ignoring(job) group_left(le)", " on() group_left()"};
   const std::vector<std::string> numbers = {"2", "0", "50", "-1.5"};
   std::function<std::string(int)> gen = [&](int depth) -> std::string {
-    switch (depth <= 0 ? 0 : rng() % 4) {
+    switch (depth <= 0 ? 0 : rng() % 5) {
       case 0: return pick(leaves);
       case 1: return pick(aggs) + pick(groupings) + " (" + gen(depth - 1) + ")";
       case 2: {
@@ -404,6 +410,7 @@ TEST(EngineBatchTest, RandomShapesMatchStepByStep) {
         if (set_op && m.find("group_") != std::string::npos) m = " on(instance)";
         return "(" + gen(depth - 1) + " " + op + m + " " + gen(depth - 1) + ")";
       }
+      case 3: return "-(" + gen(depth - 1) + ")";
       default: {
         std::string op = pick({"+", "*", "/", ">", "<=", "> bool", "-"});
         return rng() % 2 ? "(" + pick(numbers) + " " + op + " " + gen(depth - 1) + ")"

@@ -11,6 +11,7 @@
 //   x op y                    arithmetic, comparison (with or without bool) and set
 //                             operators, with on/ignoring and group_left/group_right, where
 //                             each side is a number literal or a vector operand
+//   -x                        unary minus
 //   selector                  a plain vector selector, as the query's root or inside the
 //                             shapes above
 //
@@ -122,6 +123,11 @@ bool Evaluator::BatchShape(const Expr& e) const {
     case NodeKind::kAggregate: {
       const auto& a = static_cast<const AggregateExpr&>(e);
       return BatchAggregateOp(a.op) && !a.param && BatchOperand(*a.expr);
+    }
+    case NodeKind::kUnary: {
+      // Not unary plus: it keeps a selector's sample timestamps, which timestamp() reads.
+      const auto& u = static_cast<const UnaryExpr&>(e);
+      return u.op == Op::kSub && BatchOperand(*u.expr);
     }
     case NodeKind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
@@ -338,6 +344,14 @@ absl::StatusOr<bool> Evaluator::ComputeColumns(const Expr& e, Columns* out) {
       return AggregateColumns(a, c, out);
     }
     case NodeKind::kBinary: return BinaryColumns(static_cast<const BinaryExpr&>(in), out);
+    case NodeKind::kUnary: {
+      ASSIGN_OR_RETURN(bool fits, ComputeColumns(*static_cast<const UnaryExpr&>(in).expr, out));
+      if (!fits || !DeriveColumns(true, out)) return false;
+      for (size_t i = 0; i < out->vals.size(); ++i) {
+        if (out->has[i]) out->vals[i] = -out->vals[i];
+      }
+      return true;
+    }
     default: return absl::InternalError("BUG: batch operand of an unexpected kind");
   }
 }
@@ -585,6 +599,19 @@ absl::StatusOr<bool> Evaluator::AggregateColumns(const AggregateExpr& a, const C
   return true;
 }
 
+bool Evaluator::DeriveColumns(bool drop, Columns* c) {
+  std::unordered_set<const model::Labels*> seen;
+  for (size_t s = 0; s < c->labels.size(); ++s) {
+    if (drop) {
+      const Elem el = Derived(c->labels[s], c->marked[s] != 0, 0, 0);
+      c->labels[s] = el.labels;
+      c->marked[s] = el.drop_name;
+    }
+    if (!seen.insert(c->labels[s]).second) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<bool> Evaluator::BinaryColumns(const BinaryExpr& b, Columns* out) {
   const size_t n = static_cast<size_t>(NumSteps());
   const bool drop = DropsMetricName(b.op) || b.return_bool;
@@ -592,16 +619,8 @@ absl::StatusOr<bool> Evaluator::BinaryColumns(const BinaryExpr& b, Columns* out)
     const bool scalar_left = IsNumber(*b.lhs);
     const double x = static_cast<const NumberLiteral&>(Unparen(scalar_left ? *b.lhs : *b.rhs)).val;
     ASSIGN_OR_RETURN(bool fits, ComputeColumns(scalar_left ? *b.rhs : *b.lhs, out));
-    if (!fits) return false;
-    std::unordered_set<const model::Labels*> seen;
+    if (!fits || !DeriveColumns(drop, out)) return false;
     for (size_t s = 0; s < out->labels.size(); ++s) {
-      if (drop && opts_.delayed_name_removal) {
-        out->marked[s] = 1;
-      } else if (drop) {
-        out->labels[s] = DropMetricName(out->labels[s]);
-        out->marked[s] = 0;
-      }
-      if (!seen.insert(out->labels[s]).second) return false;
       for (size_t k = 0; k < n; ++k) {
         const size_t idx = s * n + k;
         if (!out->has[idx]) continue;

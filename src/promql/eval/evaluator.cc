@@ -239,6 +239,7 @@ void Evaluator::PrepareNode(const Expr& e, int64_t start, int64_t end) {
       PrepareNode(*static_cast<const ParenExpr&>(e).expr, start, end);
       return;
     case NodeKind::kUnary:
+      if (opts_.batch_eval && subquery_depth_ == 0 && BatchShape(e)) batch_nodes_.insert(&e);
       PrepareNode(*static_cast<const UnaryExpr&>(e).expr, start, end);
       return;
     case NodeKind::kBinary: {

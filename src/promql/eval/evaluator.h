@@ -222,6 +222,10 @@ class Evaluator {
   absl::StatusOr<bool> AggregateColumns(const AggregateExpr& a, const Columns& in,
                                         Columns* out);
   absl::StatusOr<bool> BinaryColumns(const BinaryExpr& b, Columns* out);
+  // Gives the series the labels of elements derived from them (by Derived() if `drop`);
+  // false if two series could end up with the same labels, an error at any step where
+  // both are present.
+  bool DeriveColumns(bool drop, Columns* c);
   absl::StatusOr<bool> SetOpColumns(const BinaryExpr& b, const Columns& lhs,
                                     const Columns& rhs, Columns* out);
   absl::StatusOr<BatchSource> MakeBatchSource(const Expr& e);
