@@ -23,8 +23,9 @@ fired it, and from Vigil's own metrics read between trials, one observation per 
   push        push -> remote_write answered (the sample is committed before the answer)
   slot wait   push -> the first evaluation slot that sees the sample (structural: up to one
               interval, depending on where in the cycle the sample lands)
-  evaluation  slot -> alert received by the notifier (timer wake-up, query, hand-off);
-              "start" is the timer's part (slot -> iteration started)
+  evaluation  slot -> alert received by the notifier (the rule manager's settle delay,
+              timer wake-up, query, hand-off); "start late" is how late the timer woke
+              (not counted in the latency unless evaluation exceeds group_wait)
   group_wait  received -> group flushed; "flush late" is how far the flush is past
               slot + group_wait
   dispatch    flushed -> first send attempt (hand-off to the integration's sender thread)
@@ -146,6 +147,7 @@ def main():
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--interval", default="1s", help="evaluation interval (Prometheus duration)")
     ap.add_argument("--group-wait", default="200ms")
+    ap.add_argument("--verbose", action="store_true", help="print every trial")
     args = ap.parse_args()
     os.environ["VIGIL_BIN"] = os.path.abspath(args.vigil)
 
@@ -233,13 +235,13 @@ def main():
           f"p95 {p95 * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms; over the bound: {len(over)}; "
           f"{len(sink.connections)} connection(s) to the sink")
     print("  where the time goes, ms          min   median      max")
-    rows = [("push", "push"), ("slot wait", "slot_wait"), ("evaluation", "evaluation"), ("  of which start", "start"),
+    rows = [("push", "push"), ("slot wait", "slot_wait"), ("evaluation", "evaluation"), ("  start late", "start"),
             ("group_wait", "group_wait"), ("  flush late", "flush_late"), ("dispatch", "dispatch"),
             ("request", "request"), ("send (to answer)", "send"), ("overhead", "overhead")]
     for name, key in rows:
         xs = [t.get(key) * 1000 if t.get(key) is not None else None for t in trials]
         print(f"    {name:<28}{spread(xs)}")
-    for t in over:
+    for t in (trials if args.verbose else over):
         # Signed position of the push relative to the nearest slot.
         rel = t["after_slot"] if t["after_slot"] < interval / 2 else t["after_slot"] - interval
         print(f"  trial {t['trial']} (pushed {rel * 1000:+.2f} ms from a slot, answered in {t['push'] * 1000:.2f} ms): "

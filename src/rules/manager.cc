@@ -66,8 +66,8 @@ GroupMetrics NewGroupMetrics(metrics::Registry* reg, const std::string& key) {
   m.rules = reg->NewGaugeFamily("vigil_rule_group_rules", "Rules in the group.", l)
                 ->WithLabelValues({key});
   m.start_delay = reg->NewHistogramFamily("vigil_rule_group_iteration_start_delay_seconds",
-                                          "How late an iteration of a rule group started after its "
-                                          "scheduled evaluation time.",
+                                          "How late an iteration of a rule group started after it "
+                                          "was due (its slot plus the settle delay).",
                                           l, DelayBuckets())
                       ->WithLabelValues({key});
   return m;
@@ -269,21 +269,22 @@ class Group {
   }
 
   void Loop() {
-    // The schedule is kept in microseconds of the wall clock: an iteration starts at its
-    // slot, not up to a millisecond after it (a millisecond clock rounds every wait down).
+    // The schedule is kept in microseconds of the wall clock: an iteration starts when it is
+    // due, not up to a millisecond after it (a millisecond clock rounds every wait down).
     const auto now_us = [this] { return opts_->now_ms ? opts_->now_ms() * 1000 : WallUs(); };
     // Timed waits of this thread may end 1 us late instead of Linux's default 50 us.
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     int64_t next = AlignedAfter((now_us() + 999) / 1000);
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      const int64_t wait_us = next * 1000 - now_us();
+      const int64_t due_us = (next + opts_->settle_ms) * 1000;
+      const int64_t wait_us = due_us - now_us();
       if (wait_us > 0) {
         cv_.wait_for(lock, std::chrono::microseconds(wait_us), [this] { return stop_; });
         if (stop_) break;
-        if (now_us() < next * 1000) continue;
+        if (now_us() < due_us) continue;
       }
-      metrics_.start_delay->Observe(static_cast<double>(now_us() - next * 1000) / 1e6);
+      metrics_.start_delay->Observe(static_cast<double>(now_us() - due_us) / 1e6);
       lock.unlock();
       Eval(next);
       lock.lock();

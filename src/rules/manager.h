@@ -10,8 +10,8 @@
 // their result through the Appendable (stale markers for series that vanished), alerting
 // rules hand due alerts to the notify function as soon as they are evaluated (before the
 // group's results are committed, as Prometheus does) and append ALERTS / ALERTS_FOR_STATE.
-// Iterations start at their slot to the microsecond; how late they start is observed in
-// vigil_rule_group_iteration_start_delay_seconds.
+// Iterations start settle_ms after their slot, to the microsecond; how late they start
+// beyond that is observed in vigil_rule_group_iteration_start_delay_seconds.
 //
 // The seams (STYLE.md): a QueryFunc (PromQL at a time), an Appendable, a NotifyFunc.
 //
@@ -50,6 +50,12 @@ struct ManagerOptions {
   int64_t outage_tolerance_ms = 60 * 60 * 1000;
   int64_t for_grace_period_ms = 10 * 60 * 1000;
   int64_t resend_delay_ms = 60 * 1000;
+  // How long after its slot an iteration starts. The evaluation timestamp stays the slot;
+  // the delay lets samples stamped at or before the slot that are still being committed
+  // (a push or a scrape in flight) be seen by that slot's query instead of waiting a whole
+  // interval. Alerts start at the slot and the notifier counts group_wait from there, so
+  // the delay does not reach notifications unless it exceeds group_wait.
+  int64_t settle_ms = 5;
   // Wall clock in ms; tests substitute their own.
   std::function<int64_t()> now_ms;
 };

@@ -141,6 +141,32 @@ TEST(Manager, AlertsGoToTheNotifierBeforeTheGroupsResultsAreCommitted) {
   EXPECT_EQ(app.rows.size(), 4u);
 }
 
+TEST(Manager, IterationsStartAfterTheSettleDelayAndEvaluateAtTheSlot) {
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> calls;  // (evaluation timestamp, wall ms at the call)
+  ManagerOptions o;
+  o.settle_ms = 30;
+  o.query = [&](std::string_view, int64_t t) -> absl::StatusOr<promql::QueryResult> {
+    const int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    std::lock_guard<std::mutex> lock(mu);
+    calls.emplace_back(t, wall);
+    return promql::QueryResult{};
+  };
+  Manager m(o);
+  m.Update({File("groups:\n- name: settle\n  interval: 100ms\n  rules:\n  - record: r\n    expr: x\n")}, 0);
+  m.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  m.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_GE(calls.size(), 2u);
+  for (const auto& [ts, wall] : calls) {
+    EXPECT_EQ((ts - calls[0].first) % 100, 0);  // every iteration at a slot of the group
+    EXPECT_GE(wall, ts + 30);                   // and not before the settle delay passed
+  }
+}
+
 TEST(Manager, SlowGroupCountsMissedIterationsAndNeverOverlaps) {
   metrics::Registry reg;
   std::atomic<int> running{0}, max_running{0}, evals{0};
