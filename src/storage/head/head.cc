@@ -88,14 +88,23 @@ bool Head::LabelsEqual(
 
 model::Labels Head::LabelsOf(const MemSeries& s, bool strip_tenant) const {
   model::Labels out;
-  auto& v = out.mutable_vec();
-  v.reserve(s.labels.size() / 2);
+  AssignLabels(s, strip_tenant, &out);
+  return out;
+}
+
+void Head::AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out) const {
+  auto& v = out->mutable_vec();
+  size_t n = 0;
   for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
     std::string_view name = symbols_.Get(s.labels[i]);
     if (strip_tenant && name == kTenantLabel) continue;
-    v.push_back(model::Label{std::string(name), std::string(symbols_.Get(s.labels[i + 1]))});
+    if (n == v.size()) v.emplace_back();
+    // assign() keeps the strings' buffers, so refilling one Labels allocates nothing.
+    v[n].name.assign(name);
+    v[n].value.assign(symbols_.Get(s.labels[i + 1]));
+    n++;
   }
-  return out;
+  v.resize(n);
 }
 
 absl::Status Head::CheckLimits(std::string_view tenant, std::string_view metric) {
@@ -277,35 +286,37 @@ bool Head::Capture(Ref ref, int64_t mint, int64_t maxt, SeriesData* out) const {
   auto it = rs.by_ref.find(ref);
   if (it == rs.by_ref.end()) return false;
   const MemSeries& s = *it->second;
-  out->ref = ref;
+  if (!CaptureSamples(s, mint, maxt, out)) return false;
+  out->labels = LabelsOf(s, /*strip_tenant=*/false);
+  return true;
+}
+
+bool Head::CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, SeriesData* out) const {
+  out->ref = s.ref;
   out->mint = mint;
   out->maxt = maxt;
   out->chunks.clear();
   out->ooo.clear();
   out->tombstones.clear();
-  {
-    std::lock_guard slock(SeriesLock(ref));
-    for (size_t i = 0; i < s.chunks.size(); i++) {
-      const HeadChunk& c = s.chunks[i];
-      if (c.maxt < mint || c.mint > maxt) continue;
-      if (i + 1 == s.chunks.size() && s.app != nullptr) {
-        // The open chunk keeps changing; readers get a private copy of its bytes.
-        out->chunks.push_back(HeadChunk{
-            c.mint, c.maxt, std::make_shared<chunkenc::XorChunk>(std::string(c.chunk->bytes()))});
-      } else {
-        out->chunks.push_back(c);
-      }
-    }
-    if (s.extra) {
-      for (const auto& smp : s.extra->ooo) {
-        if (smp.t >= mint && smp.t <= maxt) out->ooo.push_back(smp);
-      }
-      out->tombstones = s.extra->tombstones;
+  std::lock_guard slock(SeriesLock(s.ref));
+  for (size_t i = 0; i < s.chunks.size(); i++) {
+    const HeadChunk& c = s.chunks[i];
+    if (c.maxt < mint || c.mint > maxt) continue;
+    if (i + 1 == s.chunks.size() && s.app != nullptr) {
+      // The open chunk keeps changing; readers get a private copy of its bytes.
+      out->chunks.push_back(HeadChunk{
+          c.mint, c.maxt, std::make_shared<chunkenc::XorChunk>(std::string(c.chunk->bytes()))});
+    } else {
+      out->chunks.push_back(c);
     }
   }
-  if (out->chunks.empty() && out->ooo.empty()) return false;
-  out->labels = LabelsOf(s, /*strip_tenant=*/false);
-  return true;
+  if (s.extra) {
+    for (const auto& smp : s.extra->ooo) {
+      if (smp.t >= mint && smp.t <= maxt) out->ooo.push_back(smp);
+    }
+    out->tombstones = s.extra->tombstones;
+  }
+  return !out->chunks.empty() || !out->ooo.empty();
 }
 
 std::vector<std::shared_ptr<const SeriesData>> Head::SeriesInRange(int64_t mint,

@@ -199,6 +199,7 @@ class Head {
  private:
   friend class HeadAppender;
   friend class HeadQuerier;
+  friend class HeadSeriesSet;
 
   static constexpr size_t kStripes = 1024;
   static constexpr size_t kLockStripes = 4096;
@@ -255,6 +256,14 @@ class Head {
   // True if series `s` has exactly `labels` (sorted, with the tenant pair).
   bool LabelsEqual(const MemSeries& s, std::span<const std::pair<std::string_view, std::string_view>> labels) const;
   model::Labels LabelsOf(const MemSeries& s, bool strip_tenant) const;
+  // The same into `out`, reusing its strings' buffers.
+  void AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out) const;
+  // Capture's samples part for a series the caller keeps alive (by a pin or the ref
+  // stripe lock): takes the series lock; leaves out->labels alone.
+  bool CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, SeriesData* out) const;
+  // Labels order (as model::Labels' operator<) of two series, ignoring the tenant label
+  // (`tenant_name` is its symbol), from the interned ids: no strings are built.
+  bool LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_name) const;
 
   // Finds or creates the series with `labels` (sorted pairs including the tenant). On
   // creation checks limits unless `check_limits` is false; `ref` forces the ref (replay).

@@ -130,50 +130,73 @@ class SeriesIterator final : public storage::SampleIterator {
   absl::Status err_;
 };
 
+// The series a HeadSeriesSet is positioned at. Its labels are refilled in place for each
+// series; its iterators share the captured data, so they outlive the set's next Next().
 class CapturedSeries final : public storage::Series {
  public:
-  CapturedSeries(model::Labels labels, std::shared_ptr<const SeriesData> d)
-      : labels_(std::move(labels)), d_(std::move(d)) {}
   const model::Labels& labels() const override { return labels_; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
     return NewSeriesIterator(d_);
   }
-
- private:
   model::Labels labels_;
   std::shared_ptr<const SeriesData> d_;
 };
-
-class VectorSeriesSet final : public storage::SeriesSet {
- public:
-  explicit VectorSeriesSet(std::vector<CapturedSeries> series) : series_(std::move(series)) {}
-  bool Next() override {
-    if (i_ >= series_.size()) return false;
-    i_++;
-    return true;
-  }
-  const storage::Series& At() const override { return series_[i_ - 1]; }
-  absl::Status Err() const override { return absl::OkStatus(); }
-
- private:
-  std::vector<CapturedSeries> series_;
-  size_t i_ = 0;
-};
-
-// `l` without the tenant label, taking its strings rather than copying them.
-model::Labels StripTenant(model::Labels&& l) {
-  auto& v = l.mutable_vec();
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [](const model::Label& x) { return x.name == kTenantLabel; }),
-          v.end());
-  return std::move(l);
-}
 
 }  // namespace
 
 std::unique_ptr<storage::SampleIterator> NewSeriesIterator(std::shared_ptr<const SeriesData> d) {
   return std::make_unique<SeriesIterator>(std::move(d));
 }
+
+bool Head::LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_name) const {
+  const std::vector<SymbolId>& la = a.labels;
+  const std::vector<SymbolId>& lb = b.labels;
+  size_t i = 0, j = 0;
+  for (;; i += 2, j += 2) {
+    if (i < la.size() && la[i] == tenant_name) i += 2;
+    if (j < lb.size() && lb[j] == tenant_name) j += 2;
+    if (i >= la.size() || j >= lb.size()) return i >= la.size() && j < lb.size();
+    // Equal ids are equal strings, and distinct live ids distinct strings.
+    for (size_t k = 0; k < 2; k++) {
+      if (la[i + k] != lb[j + k]) return symbols_.Get(la[i + k]) < symbols_.Get(lb[j + k]);
+    }
+  }
+}
+
+// Select's result: the matching series, pinned so that garbage collection keeps them, in
+// the order asked for. A series' samples are captured (and its labels built) only when the
+// set reaches it, so memory holds the series a caller still iterates, not the selection.
+class HeadSeriesSet final : public storage::SeriesSet {
+ public:
+  HeadSeriesSet(const Head* head, std::vector<MemSeries*> series, int64_t mint, int64_t maxt)
+      : head_(head), series_(std::move(series)), mint_(mint), maxt_(maxt) {}
+  ~HeadSeriesSet() override {
+    for (MemSeries* s : series_) head_->Unpin(s);
+  }
+
+  bool Next() override {
+    while (i_ < series_.size()) {
+      const MemSeries& s = *series_[i_++];
+      auto d = std::make_shared<SeriesData>();
+      if (!head_->CaptureSamples(s, mint_, maxt_, d.get())) continue;
+      head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
+      cur_.d_ = std::move(d);
+      return true;
+    }
+    cur_.d_.reset();
+    return false;
+  }
+  const storage::Series& At() const override { return cur_; }
+  absl::Status Err() const override { return absl::OkStatus(); }
+
+ private:
+  const Head* head_;
+  std::vector<MemSeries*> series_;
+  int64_t mint_;
+  int64_t maxt_;
+  size_t i_ = 0;
+  CapturedSeries cur_;
+};
 
 class HeadQuerier final : public storage::Querier {
  public:
@@ -182,20 +205,21 @@ class HeadQuerier final : public storage::Querier {
 
   std::unique_ptr<storage::SeriesSet> Select(bool sorted, const storage::SelectHints&,
                                              const model::Matchers& matchers) override {
-    std::vector<CapturedSeries> out;
-    for (Ref ref : head_->Postings(WithTenant(matchers))) {
-      auto d = std::make_shared<SeriesData>();
-      if (!head_->Capture(ref, mint_, maxt_, d.get())) continue;
-      // The iterators read only the samples: the labels move out of the captured data.
-      model::Labels l = StripTenant(std::move(d->labels));
-      out.emplace_back(std::move(l), std::move(d));
+    RefList refs = head_->Postings(WithTenant(matchers));
+    std::vector<MemSeries*> series;
+    series.reserve(refs.size());
+    for (Ref ref : refs) {
+      if (MemSeries* s = head_->PinByRef(ref)) series.push_back(s);
     }
     if (sorted) {
-      std::sort(out.begin(), out.end(), [](const CapturedSeries& a, const CapturedSeries& b) {
-        return a.labels() < b.labels();
+      // Every selected series has the querier's tenant, so sorting without the tenant
+      // label is the order of the labels returned.
+      SymbolId tenant_name = head_->symbols_.Find(kTenantLabel);
+      std::sort(series.begin(), series.end(), [&](const MemSeries* a, const MemSeries* b) {
+        return head_->LabelsLess(*a, *b, tenant_name);
       });
     }
-    return std::make_unique<VectorSeriesSet>(std::move(out));
+    return std::make_unique<HeadSeriesSet>(head_, std::move(series), mint_, maxt_);
   }
 
   absl::StatusOr<std::vector<std::string>> LabelValues(std::string_view name,
