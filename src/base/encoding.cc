@@ -114,27 +114,9 @@ void BitWriter::WriteBits(uint64_t v, int nbits) {
   }
 }
 
-void BitReader::Refill() {
-  while (valid_ <= 56 && p_ < end_) {
-    buf_ |= uint64_t{*p_++} << (56 - valid_);
-    valid_ += 8;
-  }
-}
-
-bool BitReader::ReadBits(int nbits, uint64_t* v) {
-  if (nbits == 0) {
-    *v = 0;
-    return true;
-  }
-  if (valid_ < nbits) Refill();
-  if (valid_ >= nbits) {
-    *v = buf_ >> (64 - nbits);
-    buf_ = nbits == 64 ? 0 : buf_ << nbits;
-    valid_ -= nbits;
-    return true;
-  }
+bool BitReader::ReadBitsSlow(int nbits, uint64_t* v) {
   // More than 56 bits wanted across a refill boundary: read in two parts.
-  if (nbits <= 32) return false;
+  if (nbits <= 32 || bits_left() < static_cast<size_t>(nbits)) return false;
   uint64_t hi, lo;
   if (!ReadBits(nbits - 32, &hi) || !ReadBits(32, &lo)) return false;
   *v = hi << 32 | lo;

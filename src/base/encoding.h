@@ -104,24 +104,53 @@ class BitWriter {
   int free_bits_in_last_ = 0;  // unused low bits in out_->back()
 };
 
-// Reads bits most-significant first from a borrowed byte range.
+// Reads bits most-significant first from a borrowed byte range. ReadBits is inline: chunk
+// decoders call it several times per sample.
 class BitReader {
  public:
   BitReader() = default;
   BitReader(const uint8_t* data, size_t n) : p_(data), end_(data + n) {}
 
-  // Returns false when fewer than `nbits` remain.
-  bool ReadBits(int nbits, uint64_t* v);
+  // Returns false when fewer than `nbits` (0..64) remain.
+  bool ReadBits(int nbits, uint64_t* v) {
+    if (valid_ < nbits) {
+      Refill();
+      if (valid_ < nbits) return ReadBitsSlow(nbits, v);
+    }
+    *v = nbits == 0 ? 0 : buf_ >> (64 - nbits);
+    buf_ = nbits == 64 ? 0 : buf_ << nbits;
+    valid_ -= nbits;
+    return true;
+  }
   bool ReadBit(bool* bit) {
     uint64_t v;
     if (!ReadBits(1, &v)) return false;
     *bit = v != 0;
     return true;
   }
-  size_t bits_left() const { return static_cast<size_t>(end_ - p_) * 8 + valid_ - 0; }
+  size_t bits_left() const { return static_cast<size_t>(end_ - p_) * 8 + valid_; }
 
  private:
-  void Refill();
+  // Tops buf_ up with whole bytes. With 8 bytes left it loads them at once; the bits below
+  // valid_ may then hold the stream's next bits, which the next refill ORs in again
+  // unchanged, so they never need clearing.
+  void Refill() {
+    if (end_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+      buf_ |= w >> valid_;
+      int bytes = (64 - valid_) >> 3;
+      p_ += bytes;
+      valid_ += bytes * 8;
+      return;
+    }
+    while (valid_ <= 56 && p_ < end_) {
+      buf_ |= uint64_t{*p_++} << (56 - valid_);
+      valid_ += 8;
+    }
+  }
+  bool ReadBitsSlow(int nbits, uint64_t* v);
 
   const uint8_t* p_ = nullptr;
   const uint8_t* end_ = nullptr;

@@ -37,6 +37,19 @@ class SampleIterator {
   // The current sample; only after Next() or Seek() returned true.
   virtual model::Sample At() const = 0;
   virtual absl::Status Err() const = 0;
+  // Appends to `out` every sample with mint <= t <= maxt from the current position on, as
+  // Seek(mint) and then Next() while t <= maxt would, but in one call, so that sources can
+  // decode whole chunks in tight loops. Afterwards only Err() may be used. (Inline, as the
+  // rest of this interface, so that sources in libraries below storage's need no symbol
+  // of it.)
+  virtual void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
+    if (!Seek(mint)) return;
+    do {
+      model::Sample s = At();
+      if (s.t > maxt) return;
+      out->push_back(s);
+    } while (Next());
+  }
 };
 
 class Series {

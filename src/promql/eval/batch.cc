@@ -466,22 +466,19 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
 
     auto work = [&](size_t i) {
       Piece& p = pieces[i];
+      thread_local std::vector<model::Sample> read;
       thread_local std::vector<Point> pts;
-      pts.clear();
-      if (p.it->Seek(mint)) {
-        do {
-          model::Sample smp = p.it->At();
-          if (smp.t > maxt) break;
-          pts.push_back({smp.t, smp.v});
-        } while (p.it->Next());
-      }
+      read.clear();
+      p.it->AppendRange(mint, maxt, &read);
       p.err = p.it->Err();
       p.it.reset();
-      p.samples = pts.size();
-      if (!p.err.ok() || pts.empty()) return;
-      if (src.call != nullptr) {
-        // Range selectors read around stale markers.
-        std::erase_if(pts, [](const Point& x) { return model::IsStaleNaN(x.v); });
+      p.samples = read.size();
+      if (!p.err.ok() || read.empty()) return;
+      pts.clear();
+      // Range selectors read around stale markers.
+      const bool skip_stale = src.call != nullptr;
+      for (const model::Sample& smp : read) {
+        if (!skip_stale || !model::IsStaleNaN(smp.v)) pts.push_back({smp.t, smp.v});
       }
       p.any = SeriesStepValues(src, pts, std::span<double>(&vals[i * n], n),
                                std::span<uint8_t>(&has[i * n], n));

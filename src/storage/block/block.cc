@@ -85,6 +85,42 @@ class BlockSeriesIterator final : public SampleIterator {
   model::Sample At() const override { return at_; }
   absl::Status Err() const override { return err_; }
 
+  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override {
+    if (have_ || done_ || cur_) {
+      SampleIterator::AppendRange(mint, maxt, out);
+      return;
+    }
+    done_ = true;
+    int64_t lo = std::max(mint, mint_);
+    maxt = std::min(maxt, maxt_);
+    const size_t first = out->size();
+    for (const index::ChunkMetaRef& meta : chunks_) {
+      if (lo > maxt || meta.mint > maxt) break;
+      if (meta.maxt < lo) continue;
+      auto c = b_->Chunk(meta.ref);
+      if (!c.ok()) {
+        err_ = c.status();
+        return;
+      }
+      auto it = chunkenc::NewIterator(c->first, c->second);
+      it->AppendRange(lo, maxt, out);
+      if (!it->Err().ok()) {
+        err_ = Annotate(it->Err(), fmt::format("block {}", b_->meta().ulid.ToString()));
+        return;
+      }
+      // As Next(), a later chunk contributes only samples after those already taken.
+      if (out->size() > first) {
+        if (out->back().t == model::kMaxTime) break;
+        lo = out->back().t + 1;
+      }
+    }
+    if (!del_.empty()) {
+      out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+                                [&](const model::Sample& s) { return IsDeleted(del_, s.t); }),
+                 out->end());
+    }
+  }
+
  private:
   bool Finish() {
     done_ = true;

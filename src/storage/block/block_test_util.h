@@ -102,6 +102,12 @@ inline Model Collect(storage::Querier& q, const model::Matchers& ms) {
     std::vector<model::Sample> s;
     while (it->Next()) s.push_back(it->At());
     EXPECT_TRUE(it->Err().ok()) << it->Err();
+    // The bulk read returns the same samples.
+    std::vector<model::Sample> bulk;
+    auto bit = ss->At().Iterator();
+    bit->AppendRange(model::kMinTime, model::kMaxTime, &bulk);
+    EXPECT_TRUE(bit->Err().ok()) << bit->Err();
+    EXPECT_EQ(bulk, s) << l.ToString();
     out[l] = s;
   }
   EXPECT_TRUE(ss->Err().ok()) << ss->Err();

@@ -286,6 +286,13 @@ class BlockIterator final : public Iterator {
   }
   model::Sample At() const override { return {ts_[i_], vs_[i_]}; }
   absl::Status Err() const override { return err_; }
+  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override {
+    if (!Ready() || i_ >= static_cast<int64_t>(ts_.size())) return;
+    auto from = std::lower_bound(ts_.begin() + std::max<int64_t>(i_, 0), ts_.end(), mint);
+    auto to = std::upper_bound(from, ts_.end(), maxt);
+    for (auto it = from; it != to; ++it) out->push_back({*it, vs_[it - ts_.begin()]});
+    i_ = static_cast<int64_t>(ts_.size());
+  }
 
  private:
   bool Ready() {

@@ -22,6 +22,15 @@ class ErrIterator final : public Iterator {
 
 }  // namespace
 
+void Iterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
+  if (!Seek(mint)) return;
+  do {
+    model::Sample s = At();
+    if (s.t > maxt) return;
+    out->push_back(s);
+  } while (Next());
+}
+
 std::string_view EncodingName(Encoding e) {
   switch (e) {
     case Encoding::kNone:

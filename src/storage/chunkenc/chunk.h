@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/sample.h"
@@ -47,6 +48,11 @@ class Iterator {
   virtual model::Sample At() const = 0;
   // Corrupt data ends the iteration with an error here.
   virtual absl::Status Err() const = 0;
+  // Appends to `out` every sample with mint <= t <= maxt from the current position on, as
+  // Seek(mint) and then Next() while t <= maxt would, but in one call: the codecs override
+  // it with a decode loop free of per-sample virtual calls. Afterwards only Err() may be
+  // used.
+  virtual void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out);
 };
 
 class Appender {

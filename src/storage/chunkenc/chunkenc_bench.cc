@@ -43,6 +43,23 @@ void BM_XorDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_XorDecode)->DenseRange(0, 7);
 
+// The bulk read the query path uses (AppendRange over the whole chunk).
+void BM_XorAppendRange(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 120);
+  auto c = NewChunk(Encoding::kXor);
+  auto app = (*c)->NewAppender();
+  for (const auto& x : s) (*app)->Append(x.t, x.v);
+  std::vector<model::Sample> out;
+  out.reserve(s.size());
+  for (auto _ : state) {
+    out.clear();
+    (*c)->NewIterator()->AppendRange(model::kMinTime, model::kMaxTime, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_XorAppendRange)->DenseRange(0, 7);
+
 void BM_BlockEncode(benchmark::State& state) {
   auto s = Series(static_cast<int>(state.range(0)), 480);
   for (auto _ : state) {
@@ -65,6 +82,20 @@ void BM_BlockDecode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * s.size());
 }
 BENCHMARK(BM_BlockDecode)->DenseRange(0, 7);
+
+void BM_BlockAppendRange(benchmark::State& state) {
+  auto s = Series(static_cast<int>(state.range(0)), 480);
+  auto enc = EncodeBlockChunk(s);
+  std::vector<model::Sample> out;
+  out.reserve(s.size());
+  for (auto _ : state) {
+    out.clear();
+    NewIterator(Encoding::kBlock, *enc)->AppendRange(model::kMinTime, model::kMaxTime, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_BlockAppendRange)->DenseRange(0, 7);
 
 // Bytes per sample on the node_exporter-like mix: counters xor_B/sample and block_B/sample.
 void BM_BytesPerSampleMix(benchmark::State& state) {

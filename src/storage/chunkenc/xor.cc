@@ -227,7 +227,7 @@ bool XorIterator::Fail(std::string_view what) {
   return false;
 }
 
-bool XorIterator::Next() {
+inline bool XorIterator::Advance() {
   if (!err_.ok() || read_ >= count_) {
     done_ = true;
     return false;
@@ -268,10 +268,26 @@ bool XorIterator::Next() {
   return true;
 }
 
+bool XorIterator::Next() { return Advance(); }
+
+void XorIterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
+  if (done_) return;
+  if (read_ > 0 && t_ >= mint) {
+    // Positioned by an earlier Seek or Next: the current sample comes first.
+    if (t_ > maxt) return;
+    out->push_back({t_, v_});
+  }
+  while (Advance()) {
+    if (t_ < mint) continue;
+    if (t_ > maxt) return;
+    out->push_back({t_, v_});
+  }
+}
+
 bool XorIterator::Seek(int64_t t) {
   if (done_ || !err_.ok()) return false;
   if (read_ > 0 && t_ >= t) return true;
-  while (Next()) {
+  while (Advance()) {
     if (t_ >= t) return true;
   }
   return false;

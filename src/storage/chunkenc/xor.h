@@ -84,6 +84,7 @@ class XorIterator final : public Iterator {
   bool Seek(int64_t t) override;
   model::Sample At() const override { return {t_, v_}; }
   absl::Status Err() const override { return err_; }
+  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override;
 
   // Decoder state after the last sample read, for an appender continuing the chunk.
   int read() const { return read_; }
@@ -93,6 +94,8 @@ class XorIterator final : public Iterator {
 
  private:
   bool Fail(std::string_view what);
+  // Next() without the virtual call, for AppendRange's loop.
+  inline bool Advance();
 
   BitReader br_;
   size_t total_bits_ = 0;

@@ -1,11 +1,13 @@
 #include "storage/chunkenc/xor.h"
 
+#include <algorithm>
 #include <bit>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/chunkenc/block_codec.h"
 #include "storage/chunkenc/chunk.h"
 #include "storage/chunkenc/chunk_format.h"
 #include "storage/chunkenc/chunk_testutil.h"
@@ -170,6 +172,57 @@ TEST(XorChunk, SeekFindsFirstSampleAtOrAfterAndNeverMovesBack) {
   EXPECT_FALSE(it->Seek(0));  // exhausted stays exhausted
   EXPECT_FALSE(it->Next());
   EXPECT_TRUE(it->Err().ok());
+}
+
+// AppendRange must return what Seek(mint) and Next() up to maxt return, from a fresh
+// iterator or one already moved, for both codecs.
+TEST(ChunkIterator, AppendRangeReturnsWhatSeekAndNextReturn) {
+  std::mt19937_64 rng(11);
+  for (int kind = 0; kind < 8; ++kind) {
+    auto s = testutil::NodeExporterLike(kind, 120, rng);
+    std::string xor_bytes(Encode(s)->bytes());
+    auto block_bytes = EncodeBlockChunk(s);
+    ASSERT_TRUE(block_bytes.ok());
+    for (auto [enc, bytes] : {std::pair{Encoding::kXor, std::string_view(xor_bytes)},
+                              std::pair{Encoding::kBlock, std::string_view(*block_bytes)}}) {
+      for (int trial = 0; trial < 50; ++trial) {
+        int64_t a = s[rng() % s.size()].t + static_cast<int64_t>(rng() % 3) - 1;
+        int64_t b = s[rng() % s.size()].t + static_cast<int64_t>(rng() % 3) - 1;
+        int64_t mint = std::min(a, b), maxt = std::max(a, b);
+        int moves = static_cast<int>(rng() % 4);  // 0: fresh; else Next() that many times
+        auto want_it = NewIterator(enc, bytes);
+        auto got_it = NewIterator(enc, bytes);
+        for (int i = 0; i < moves; ++i) {
+          want_it->Next();
+          got_it->Next();
+        }
+        std::vector<Sample> want;
+        if (want_it->Seek(mint)) {
+          do {
+            if (want_it->At().t > maxt) break;
+            want.push_back(want_it->At());
+          } while (want_it->Next());
+        }
+        std::vector<Sample> got;
+        got_it->AppendRange(mint, maxt, &got);
+        EXPECT_TRUE(got_it->Err().ok());
+        ExpectBitExact(want, got);
+      }
+    }
+  }
+}
+
+TEST(ChunkIterator, AppendRangeStopsAtCorruptionWithAnError) {
+  std::mt19937_64 rng(3);
+  auto s = testutil::NodeExporterLike(0, 120, rng);
+  std::string good(Encode(s)->bytes());
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    auto it = NewIterator(Encoding::kXor, std::string_view(good).substr(0, cut));
+    std::vector<Sample> got;
+    it->AppendRange(model::kMinTime, model::kMaxTime, &got);
+    EXPECT_FALSE(it->Err().ok()) << "cut at " << cut;
+    EXPECT_LT(got.size(), s.size());
+  }
 }
 
 TEST(XorChunk, ClassicSeriesCompressWell) {

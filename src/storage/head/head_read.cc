@@ -34,6 +34,34 @@ class SeriesIterator final : public storage::SampleIterator {
   model::Sample At() const override { return cur_; }
   absl::Status Err() const override { return err_; }
 
+  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override {
+    if (primed_ || done_ || !d_->ooo.empty()) {
+      // Positioned already, or with out-of-order samples to merge: sample by sample.
+      storage::SampleIterator::AppendRange(mint, maxt, out);
+      return;
+    }
+    done_ = true;
+    mint = std::max(mint, d_->mint);
+    maxt = std::min(maxt, d_->maxt);
+    const size_t first = out->size();
+    // The in-order chunks are disjoint and in time order: each one's samples follow.
+    for (const HeadChunk& c : d_->chunks) {
+      if (c.maxt < mint) continue;
+      if (c.mint > maxt) break;
+      auto it = c.chunk->NewIterator();
+      it->AppendRange(mint, maxt, out);
+      if (!it->Err().ok()) {
+        err_ = it->Err();
+        return;
+      }
+    }
+    if (!d_->tombstones.empty()) {
+      out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+                                [&](const model::Sample& s) { return IsDeleted(d_->tombstones, s.t); }),
+                 out->end());
+    }
+  }
+
  private:
   void Prime(int64_t t) {
     if (primed_) return;

@@ -26,6 +26,12 @@ Result Read(Querier& q, const model::Matchers& ms) {
     auto& v = out[set->At().labels().ToString()];
     while (it->Next()) v.push_back(it->At());
     EXPECT_TRUE(it->Err().ok());
+    // The bulk read returns the same samples.
+    std::vector<Sample> bulk;
+    auto bit = set->At().Iterator();
+    bit->AppendRange(model::kMinTime, model::kMaxTime, &bulk);
+    EXPECT_TRUE(bit->Err().ok());
+    EXPECT_EQ(bulk, v);
   }
   EXPECT_TRUE(set->Err().ok());
   return out;
