@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 #include "http/json.h"
 #include "http/params.h"
+#include "ingest/compression.h"
 #include "ingest/remote_write.h"
 #include "model/labels.h"
 #include "promql/parser.h"
@@ -304,12 +305,11 @@ void Api::Export(const Request& req, Response* resp) {
 }
 
 void Api::Write(const Request& req, Response* resp) {
+  // Remote write 1.0 bodies are snappy (what Prometheus sends, and the ingester's own
+  // path); the other encodings the push endpoints read (zstd, which vmagent can send,
+  // gzip, deflate, identity) are decompressed here first.
   std::string_view enc = req.Header("content-encoding");
-  if (!enc.empty() && enc != "snappy") {
-    return resp->Text(415, fmt::format("unsupported Content-Encoding \"{}\": remote write "
-                                       "bodies must be snappy-compressed\n",
-                                       enc));
-  }
+  const bool snappy = enc.empty() || enc == "snappy";
   std::string_view ctype = req.Header("content-type");
   if (!ctype.empty() && ctype != "application/x-protobuf" &&
       !ctype.starts_with("application/x-protobuf;proto=prometheus.WriteRequest")) {
@@ -345,7 +345,24 @@ void Api::Write(const Request& req, Response* resp) {
   Lease lease = NeedDb(resp);
   if (!lease) return;
   ingest::RemoteWriteIngester* ing = lease.ingester();
-  ingest::WriteResult r = ing->Write(req.tenant, req.body);
+  ingest::WriteResult r;
+  if (snappy) {
+    r = ing->Write(req.tenant, req.body);
+  } else {
+    std::string scratch;
+    absl::StatusOr<std::string_view> body =
+        ingest::Decompress(enc, req.body, ing->max_decompressed_bytes(), &scratch);
+    if (!body.ok()) {
+      if (guards_.metrics != nullptr) guards_.metrics->Request(kProtocol, "bad_request");
+      const absl::StatusCode code = body.status().code();
+      return resp->Text(code == absl::StatusCode::kUnimplemented        ? 415
+                        : code == absl::StatusCode::kResourceExhausted ? 413
+                                                                        : 400,
+                        fmt::format("cannot decode remote write request: {}\n",
+                                    Msg(body.status())));
+    }
+    r = ing->WriteDecoded(req.tenant, *body);
+  }
   if (guards_.rate != nullptr) guards_.rate->Charge(req.tenant, r.samples_stored + r.samples_refused);
   if (guards_.tenants != nullptr) {
     guards_.tenants->Accepted(req.tenant, r.samples_stored);

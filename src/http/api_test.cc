@@ -10,6 +10,7 @@
 #include "ingest/remote_write.h"
 #include "remote_write.pb.h"
 #include "snappy.h"
+#include "zstd.h"
 
 namespace vigil::http {
 namespace {
@@ -205,11 +206,31 @@ TEST_F(ApiTest, ExportReturnsJsonLinesWithEverySample) {
   EXPECT_THAT(r.body, HasSubstr("\"values\":[-2.5]"));
 }
 
-TEST_F(ApiTest, RemoteWriteRefusesOtherEncodingsAndReportsBadData) {
+// Besides snappy (remote write 1.0), the encodings every other push endpoint reads: the
+// protobuf body compressed with zstd (as vmagent can send it) or not at all.
+TEST_F(ApiTest, RemoteWriteReadsZstdGzipAndIdentityBodiesToo) {
+  OpenDb();
+  std::string compressed = RemoteWriteBody({{{{"__name__", "x"}}, {{kT0, 1}}}});
+  std::string raw;
+  ASSERT_TRUE(snappy::Uncompress(compressed.data(), compressed.size(), &raw));
+  std::string zstd(ZSTD_compressBound(raw.size()), '\0');
+  zstd.resize(ZSTD_compress(zstd.data(), zstd.size(), raw.data(), raw.size(), 1));
+  EXPECT_EQ(Post("/api/v1/write", zstd, {{"Content-Encoding", "zstd"}}).status, 204);
+  std::string raw2 = RemoteWriteBody({{{{"__name__", "y"}}, {{kT0, 2}}}});
+  ASSERT_TRUE(snappy::Uncompress(raw2.data(), raw2.size(), &raw));
+  EXPECT_EQ(Post("/api/v1/write", raw, {{"Content-Encoding", "identity"}}).status, 204);
+  EXPECT_EQ(Get("/api/v1/label/__name__/values").body, R"({"status":"success","data":["x","y"]})");
+}
+
+TEST_F(ApiTest, RemoteWriteRefusesUnknownEncodingsAndReportsBadData) {
   OpenDb();
   std::string body = RemoteWriteBody({{{{"__name__", "x"}}, {{kT0, 1}}}});
-  EXPECT_EQ(Post("/api/v1/write", body, {{"Content-Encoding", "gzip"}}).status, 415);
+  auto unknown = Post("/api/v1/write", body, {{"Content-Encoding", "br"}});
+  EXPECT_EQ(unknown.status, 415);
+  EXPECT_THAT(unknown.body, HasSubstr("unsupported Content-Encoding \"br\""));
   EXPECT_EQ(Post("/api/v1/write", body, {{"Content-Type", "application/json"}}).status, 415);
+  // A snappy body labelled zstd does not decode.
+  EXPECT_EQ(Post("/api/v1/write", body, {{"Content-Encoding", "zstd"}}).status, 400);
   auto r = Post("/api/v1/write", "garbage", {{"Content-Encoding", "snappy"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("cannot decode remote write request"));

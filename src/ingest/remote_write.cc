@@ -217,7 +217,9 @@ WriteResult RemoteWriteIngester::Write(std::string_view tenant, std::string_view
   if (auto s = SnappyDecompress(snappy_body, opts_.max_decompressed_bytes, &scratch.body);
       !s.ok()) {
     if (counters_->requests) counters_->requests->WithLabelValues({"remote_write", "bad_request"})->Inc();
-    return {400, fmt::format("cannot decode remote write request: {}", Msg(s)), 0, 0, 0};
+    // Past the size limit: 413, as every push endpoint answers.
+    const int code = s.code() == absl::StatusCode::kResourceExhausted ? 413 : 400;
+    return {code, fmt::format("cannot decode remote write request: {}", Msg(s)), 0, 0, 0};
   }
   // WriteDecoded uses scratch.view and scratch.labels; scratch.body stays untouched.
   return WriteDecoded(tenant, scratch.body);

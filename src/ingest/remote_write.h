@@ -88,6 +88,8 @@ class RemoteWriteIngester {
   WriteResult Write(std::string_view tenant, std::string_view snappy_body);
   // The same for an already decompressed protobuf body.
   WriteResult WriteDecoded(std::string_view tenant, std::string_view proto_body);
+  // The largest decompressed body Write accepts (for callers that decompress themselves).
+  size_t max_decompressed_bytes() const { return opts_.max_decompressed_bytes; }
 
   // Empties the series-ref cache (e.g. after the head dropped series).
   void ResetCache();

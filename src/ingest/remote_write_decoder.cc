@@ -435,7 +435,7 @@ absl::Status SnappyDecompress(std::string_view in, size_t max_bytes, std::string
     return absl::InvalidArgumentError("snappy: corrupt input (bad length header)");
   }
   if (n > max_bytes) {
-    return absl::InvalidArgumentError(
+    return absl::ResourceExhaustedError(
         fmt::format("snappy: decompressed size {} exceeds the limit of {} bytes", n, max_bytes));
   }
   out->resize(n);

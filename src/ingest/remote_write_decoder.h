@@ -88,7 +88,8 @@ struct WriteRequestView {
 absl::Status DecodeWriteRequest(std::string_view data, WriteRequestView* out);
 
 // Decompresses a snappy block (not framed) into `out`, reusing its capacity. Fails if the
-// data is not valid snappy or would decompress to more than `max_bytes`.
+// data is not valid snappy (InvalidArgument) or would decompress to more than `max_bytes`
+// (ResourceExhausted, which the HTTP layer answers with 413).
 absl::Status SnappyDecompress(std::string_view in, size_t max_bytes, std::string* out);
 
 }  // namespace vigil::ingest

@@ -340,6 +340,7 @@ TEST(SnappyDecompress, RefusesOutputOverTheLimitBeforeAllocating) {
   snappy::Compress(raw.data(), raw.size(), &compressed);
   std::string out;
   absl::Status s = SnappyDecompress(compressed, 1000, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(s.message()), HasSubstr("exceeds the limit of 1000 bytes"));
   EXPECT_EQ(out.capacity() < 1000000, true);
 }

@@ -268,6 +268,17 @@ TEST_F(RemoteWriteTest, MalformedBodiesAre400CannotDecode) {
   EXPECT_TRUE(db_.stored.empty());
 }
 
+TEST_F(RemoteWriteTest, BodyDecompressingPastTheLimitIs413) {
+  RemoteWriteOptions opts;
+  opts.now_ms = [] { return kNow; };
+  opts.max_decompressed_bytes = 100;
+  RemoteWriteIngester ing(&db_, &registry_, opts);
+  WriteResult r = ing.Write("default", Body({{{{"__name__", std::string(200, 'x')}}, {{1, 1}}}}));
+  EXPECT_EQ(r.http_status, 413);
+  EXPECT_THAT(r.message, HasSubstr("exceeds the limit of 100 bytes"));
+  EXPECT_TRUE(db_.stored.empty());
+}
+
 TEST_F(RemoteWriteTest, StorageFailuresAre500AndStoreNothing) {
   auto ing = MakeIngester();
   db_.fail_commit = true;
