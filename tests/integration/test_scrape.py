@@ -430,6 +430,21 @@ scrape_configs:
         self.assertIn('vigil_ingest_exemplars_total{protocol="scrape",result="stored"}', text)
         self.assertIn('vigil_ingest_exemplars_total{protocol="remote_write",result="stored"}', text)
 
+        # Both paths log exemplars to the WAL before acknowledging them: after SIGKILL and
+        # a restart, every exemplar Vigil answered before is still there.
+        query, end = '{__name__=~"shop_.*"}', time.time()
+        def by_series(data):
+            return {json.dumps(r["seriesLabels"], sort_keys=True):
+                    [json.dumps(e, sort_keys=True) for e in r["exemplars"]] for r in data}
+        before = by_series(self.exemplars(vigil_url, query, t0 - 60, end))
+        self.assertGreaterEqual(len(before), 4)
+        self.server.kill()
+        self.server.start()
+        after = by_series(self.exemplars(vigil_url, query, t0 - 60, end))
+        for series, exemplars in before.items():
+            self.assertTrue(set(exemplars) <= set(after.get(series, [])),
+                            f"{series}: lost {sorted(set(exemplars) - set(after.get(series, [])))}")
+
     def make_cert(self, name):
         """A CA and a server certificate for DNS name `name` signed by it."""
         d = self.tmp.name
