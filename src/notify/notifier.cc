@@ -352,7 +352,7 @@ void Notifier::ApplyConfig(Config config) {
     }
     retired.swap(integrations_);
     integrations_ = std::move(integrations);
-    if (AssignLocked(Now())) WakeDispatcher();
+    if (AssignLocked(Now(), nullptr)) WakeDispatcher();
   }
   reloads_->Inc();
   if (kept_groups + dropped_groups + kept_integrations + retired.size() > 0) {
@@ -431,7 +431,7 @@ void Notifier::Receive(const std::vector<Alert>& in) {
     alerts_[a.Fingerprint()] = std::move(a);
   }
   // Groups start their group_wait when the first alert arrives, not at the next tick.
-  if (AssignLocked(now, arriving)) WakeDispatcher();
+  if (AssignLocked(now, &arriving)) WakeDispatcher();
 }
 
 void Notifier::WakeDispatcher() {
@@ -497,7 +497,6 @@ void Notifier::Tick(int64_t now) {
       ++it;
     }
   }
-  AssignLocked(now);
   for (auto it = groups_.begin(); it != groups_.end();) {
     Group& g = *it->second;
     if (now >= g.next_flush_ms) {
@@ -513,43 +512,54 @@ void Notifier::Tick(int64_t now) {
   }
 }
 
-bool Notifier::AssignLocked(int64_t now, const std::set<uint64_t>& arriving) {
+bool Notifier::AssignLocked(int64_t now, const std::set<uint64_t>* arriving) {
   bool sooner = false;
-  for (const auto& [fp, a] : alerts_) {
-    std::vector<const notify::Route*> routes;
-    Route(a.labels, config_.route, &routes);
-    for (const notify::Route* r : routes) {
-      model::LabelsBuilder b;
-      if (r->group_by_all) {
-        b = model::LabelsBuilder(a.labels);
-      } else {
-        for (const auto& name : r->group_by) {
-          if (a.labels.Has(name)) b.Set(name, a.labels.Get(name));
-        }
+  if (arriving == nullptr) {
+    for (const auto& [fp, a] : alerts_) sooner |= AssignAlertLocked(fp, a, now, /*arriving=*/false);
+    return sooner;
+  }
+  for (uint64_t fp : *arriving) {
+    auto a = alerts_.find(fp);
+    if (a != alerts_.end()) sooner |= AssignAlertLocked(fp, a->second, now, /*arriving=*/true);
+  }
+  return sooner;
+}
+
+bool Notifier::AssignAlertLocked(uint64_t fp, const Alert& a, int64_t now, bool arriving) {
+  bool sooner = false;
+  std::vector<const notify::Route*> routes;
+  Route(a.labels, config_.route, &routes);
+  for (const notify::Route* r : routes) {
+    model::LabelsBuilder b;
+    if (r->group_by_all) {
+      b = model::LabelsBuilder(a.labels);
+    } else {
+      for (const auto& name : r->group_by) {
+        if (a.labels.Has(name)) b.Set(name, a.labels.Get(name));
       }
-      model::Labels gl = b.Build();
-      const std::string key = fmt::format("{{}}/{}:{}", r->id, gl.ToString());
-      // An arriving alert's group_wait counts from the alert's start (the evaluation that
-      // fired it), so the evaluation's own time is not added on top. This is Alertmanager's
-      // rule (an alert that started more than group_wait ago flushes its new group at once)
-      // kept to the millisecond. Alerts regrouped after a reload wait a full group_wait.
-      const int64_t due = (arriving.count(fp) != 0 ? std::min(now, a.starts_at_ms) : now) + r->group_wait_ms;
-      auto it = groups_.find(key);
-      if (it == groups_.end()) {
-        if (a.Resolved(now)) continue;  // a resolved alert does not open a group
-        auto g = std::make_unique<Group>();
-        g->key = key;
-        g->route = r;
-        g->labels = gl;
-        g->next_flush_ms = due;
-        it = groups_.emplace(key, std::move(g)).first;
-        sooner = true;
-      } else if (!it->second->flushed && due < it->second->next_flush_ms) {
-        it->second->next_flush_ms = due;
-        sooner = true;
-      }
-      it->second->fps.insert(fp);
     }
+    model::Labels gl = b.Build();
+    const std::string key = fmt::format("{{}}/{}:{}", r->id, gl.ToString());
+    // An arriving alert's group_wait counts from the alert's start (the evaluation that
+    // fired it), so the evaluation's own time is not added on top. This is Alertmanager's
+    // rule (an alert that started more than group_wait ago flushes its new group at once)
+    // kept to the millisecond. Alerts regrouped after a reload wait a full group_wait.
+    const int64_t due = (arriving ? std::min(now, a.starts_at_ms) : now) + r->group_wait_ms;
+    auto it = groups_.find(key);
+    if (it == groups_.end()) {
+      if (a.Resolved(now)) continue;  // a resolved alert does not open a group
+      auto g = std::make_unique<Group>();
+      g->key = key;
+      g->route = r;
+      g->labels = gl;
+      g->next_flush_ms = due;
+      it = groups_.emplace(key, std::move(g)).first;
+      sooner = true;
+    } else if (!it->second->flushed && due < it->second->next_flush_ms) {
+      it->second->next_flush_ms = due;
+      sooner = true;
+    }
+    it->second->fps.insert(fp);
   }
   return sooner;
 }

@@ -200,9 +200,12 @@ class Notifier {
   // Makes the dispatcher recompute when the next group is due.
   void WakeDispatcher();
   void FlushGroup(Group& g, int64_t now);
-  // Puts alerts into their aggregation groups; `arriving` are the fingerprints that
-  // Receive() is adding. Returns whether a group opened or became due earlier.
-  bool AssignLocked(int64_t now, const std::set<uint64_t>& arriving = {});
+  // Puts alerts into their aggregation groups: those Receive() is adding (`arriving`), or
+  // every alert (null, after a reload). Every alert is in its groups from then on, so the
+  // dispatcher never regroups (which would cost every pass O(alerts)). Returns whether a
+  // group opened or became due earlier.
+  bool AssignLocked(int64_t now, const std::set<uint64_t>* arriving);
+  bool AssignAlertLocked(uint64_t fp, const Alert& a, int64_t now, bool arriving);
   void SaveLogLocked() const;
   void LoadLog();
   int64_t Now() const;
