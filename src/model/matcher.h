@@ -2,10 +2,12 @@
 // Querier use it.
 //
 // Regex matchers use RE2 with Go's semantics as Prometheus does: fully anchored, `.`
-// matches newlines (Prometheus sets the `s` flag). An unset label matches as the empty
-// string, so `{a=""}` selects series without `a` and `{a=~".*"}` selects all.
+// matches newlines (Prometheus sets the `s` flag). They are compiled through a
+// process-wide cache and match common shapes (literals, `a|b|c`, `eth.*`) without RE2;
+// see fast_regex.h. An unset label matches as the empty string, so `{a=""}` selects
+// series without `a` and `{a=~".*"}` selects all.
 //
-// Thread-safety: a built Matcher is immutable and may be shared; RE2 is thread-safe.
+// Thread-safety: a built Matcher is immutable and may be shared; so is its FastRegex.
 #pragma once
 
 #include <memory>
@@ -15,11 +17,9 @@
 
 #include "absl/status/statusor.h"
 
-namespace re2 {
-class RE2;
-}
-
 namespace vigil::model {
+
+class FastRegex;
 
 enum class MatchType { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
 
@@ -36,9 +36,10 @@ class Matcher {
   MatchType type() const { return type_; }
   const std::string& name() const { return name_; }
   const std::string& value() const { return value_; }
-  // For regex matchers: the literal alternatives when the regex is a plain list such as
-  // "a|b|c" (so storage can look them up in postings instead of scanning); else empty.
-  const std::vector<std::string>& set_matches() const { return set_matches_; }
+  // For regex matchers: the literal values when the regex is a literal or a list such as
+  // "a|b|c" or "a\\.b|c" (so storage can look them up in postings instead of scanning);
+  // else empty. Valid as long as the Matcher.
+  const std::vector<std::string>& set_matches() const;
   // True if the matcher accepts the empty string (and so series lacking the label).
   bool MatchesEmpty() const { return Matches(""); }
 
@@ -51,8 +52,7 @@ class Matcher {
   MatchType type_ = MatchType::kEqual;
   std::string name_;
   std::string value_;
-  std::shared_ptr<const re2::RE2> re_;
-  std::vector<std::string> set_matches_;
+  std::shared_ptr<const FastRegex> re_;  // set for regex matchers
 };
 
 using Matchers = std::vector<Matcher>;
