@@ -102,7 +102,10 @@ absl::StatusOr<std::shared_ptr<const FastRegex>> FastRegex::Compile(std::string_
   RE2::Options opts;
   opts.set_dot_nl(true);
   opts.set_log_errors(false);
-  auto re = std::make_unique<RE2>(fmt::format("^(?:{})$", pattern), opts);
+  // The pattern is compiled as written and matched with FullMatch (anchored at both ends)
+  // rather than wrapped in "^(?:...)$": wrapping would accept unbalanced patterns such as
+  // "a)|(b", which Prometheus rejects, and read them as a different, half-anchored regex.
+  auto re = std::make_unique<RE2>(pattern, opts);
   if (!re->ok()) {
     return absl::InvalidArgumentError(
         fmt::format("invalid regular expression \"{}\": {}", pattern, re->error()));

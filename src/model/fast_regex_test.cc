@@ -140,6 +140,17 @@ TEST(FastRegex, BadPatternIsAClearError) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("invalid regular expression \"(unclosed\""),
             std::string::npos);
+  // Valid only once wrapped in a group, as "^(?:a)|(b)$"; Prometheus rejects it.
+  EXPECT_FALSE(FastRegex::Compile("a)|(b").ok());
+  EXPECT_FALSE(FastRegex::Compile("a)(b").ok());
+}
+
+TEST(FastRegex, AnchorsEveryAlternativeAtBothEnds) {
+  auto r = MustCompile("a|b(c)");
+  EXPECT_FALSE(r->Matches("ax"));
+  EXPECT_FALSE(r->Matches("xbc"));
+  EXPECT_TRUE(r->Matches("bc"));
+  EXPECT_TRUE(MustCompile("^a$")->Matches("a"));
 }
 
 // Random patterns over a small alphabet of literal characters, escapes and metacharacters,
