@@ -102,13 +102,25 @@ absl::StatusOr<std::shared_ptr<const FastRegex>> FastRegex::Compile(std::string_
   RE2::Options opts;
   opts.set_dot_nl(true);
   opts.set_log_errors(false);
-  // The pattern is compiled as written and matched with FullMatch (anchored at both ends)
-  // rather than wrapped in "^(?:...)$": wrapping would accept unbalanced patterns such as
-  // "a)|(b", which Prometheus rejects, and read them as a different, half-anchored regex.
-  auto re = std::make_unique<RE2>(pattern, opts);
-  if (!re->ok()) {
+  auto invalid = [&](const RE2& re) {
     return absl::InvalidArgumentError(
-        fmt::format("invalid regular expression \"{}\": {}", pattern, re->error()));
+        fmt::format("invalid regular expression \"{}\": {}", pattern, re.error()));
+  };
+  // RE2 matches "^(?:pattern)$" about twice as fast as FullMatch on the bare pattern, but
+  // the wrapper would accept an unbalanced pattern such as "a)|(b" (as the half-anchored
+  // "^(?:a)|(b)$") where Prometheus, parsing the pattern alone, rejects it. Only a ')' or
+  // a '\' can reach past the wrapper's group, so only then is the bare pattern checked.
+  std::unique_ptr<RE2> bare;
+  if (pattern.find_first_of(")\\") != std::string_view::npos) {
+    bare = std::make_unique<RE2>(pattern, opts);
+    if (!bare->ok()) return invalid(*bare);
+  }
+  auto re = std::make_unique<RE2>(fmt::format("^(?:{})$", pattern), opts);
+  if (!re->ok()) {
+    // A valid pattern breaks the wrapper only with an unterminated "\Q", which quotes the
+    // wrapper's ")$" too; the bare pattern, matched anchored, means what was written.
+    if (bare == nullptr) return invalid(*re);
+    re = std::move(bare);
   }
   std::shared_ptr<FastRegex> r(new FastRegex());
   r->pattern_ = std::string(pattern);

@@ -23,9 +23,10 @@ const char* const kPatterns[] = {
     ".+_total", ".*err.*", ".+err.+", ".*err.+", ".+err.*", ".*é.*", ".+é", "\\..*",
     ".*\\n", "a\\n.*", "(?i)api", "(?i)eth.*", "(?-s:.*)", "(?-s).*", "(?s:.*)", ".",
     "..", ".*?", "eth.*?", "a*", "a+b", "a|b.*", "[ab]", "(a|b)", "a{2}", "\\d+", "^a$",
-    "\\Qa.b\\E", "a\\x2e", "a.*b.*", "\\pL+", ".*(a)", "eth[0-9]+"};
+    "\\Qa.b\\E", "\\Qa.b", "\\Qa)|(b", "a\\x2e", "a.*b.*", "\\pL+", ".*(a)", "eth[0-9]+"};
 
 const std::string kValues[] = {"",
+                               "a)|(b",
                                "a",
                                "b",
                                "c",
@@ -143,6 +144,12 @@ TEST(FastRegex, BadPatternIsAClearError) {
   // Valid only once wrapped in a group, as "^(?:a)|(b)$"; Prometheus rejects it.
   EXPECT_FALSE(FastRegex::Compile("a)|(b").ok());
   EXPECT_FALSE(FastRegex::Compile("a)(b").ok());
+}
+
+TEST(FastRegex, UnterminatedQuoteIsALiteralToTheEnd) {
+  EXPECT_TRUE(MustCompile("\\Qa)|(b")->Matches("a)|(b"));
+  EXPECT_FALSE(MustCompile("\\Qa.b")->Matches("axb"));
+  EXPECT_TRUE(MustCompile("\\Qa.b")->Matches("a.b"));
 }
 
 TEST(FastRegex, AnchorsEveryAlternativeAtBothEnds) {
