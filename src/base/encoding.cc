@@ -98,20 +98,26 @@ std::string_view Decbuf::Bytes(size_t n) {
 }
 
 void BitWriter::WriteBits(uint64_t v, int nbits) {
+  if (nbits <= 0) return;
   if (nbits < 64) v &= (uint64_t{1} << nbits) - 1;
-  while (nbits > 0) {
-    if (free_bits_in_last_ == 0) {
-      out_->push_back(0);
-      free_bits_in_last_ = 8;
-    }
-    int take = nbits < free_bits_in_last_ ? nbits : free_bits_in_last_;
-    // The top `take` bits of the remaining value go into the free low bits of the last byte.
-    uint64_t chunk = (v >> (nbits - take)) & ((uint64_t{1} << take) - 1);
+  // Top up the last byte's free low bits with the value's leading bits...
+  if (free_bits_in_last_ > 0) {
+    const int take = nbits < free_bits_in_last_ ? nbits : free_bits_in_last_;
+    nbits -= take;  // now < 64
     out_->back() = static_cast<char>(static_cast<uint8_t>(out_->back()) |
-                                     (chunk << (free_bits_in_last_ - take)));
+                                     ((v >> nbits) << (free_bits_in_last_ - take)));
     free_bits_in_last_ -= take;
-    nbits -= take;
+    if (nbits == 0) return;
+    v &= (uint64_t{1} << nbits) - 1;
   }
+  // ...then append the rest as whole bytes in one go rather than a byte at a time: the
+  // chunk appenders call this several times per sample.
+  const int nbytes = (nbits + 7) / 8;
+  free_bits_in_last_ = nbytes * 8 - nbits;
+  const uint64_t top = (v << free_bits_in_last_) << (64 - nbytes * 8);  // MSB-justified
+  char buf[8];
+  for (int i = 0; i < nbytes; ++i) buf[i] = static_cast<char>(top >> (56 - 8 * i));
+  out_->append(buf, static_cast<size_t>(nbytes));
 }
 
 bool BitReader::ReadBitsSlow(int nbits, uint64_t* v) {

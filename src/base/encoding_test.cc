@@ -60,10 +60,9 @@ TEST(BitStream, RoundTripsRandomWidths) {
     std::vector<std::pair<uint64_t, int>> written;
     for (int i = 0; i < 500; ++i) {
       int n = static_cast<int>(rng() % 65);
-      uint64_t v = rng();
-      if (n < 64) v &= (uint64_t{1} << n) - 1;
-      w.WriteBits(v, n);
-      written.emplace_back(v, n);
+      const uint64_t raw = rng();  // the writer must ignore the bits above `n`
+      w.WriteBits(raw, n);
+      written.emplace_back(n < 64 ? raw & ((uint64_t{1} << n) - 1) : raw, n);
     }
     BitReader r(reinterpret_cast<const uint8_t*>(out.data()), out.size());
     for (auto [v, n] : written) {

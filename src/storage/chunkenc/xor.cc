@@ -124,10 +124,13 @@ int XorChunk::num_samples() const { return ReadCount(b_); }
 
 class XorAppender final : public Appender {
  public:
-  explicit XorAppender(XorChunk* c) : c_(c) {}
+  explicit XorAppender(XorChunk* c) : c_(c), n_(c->num_samples()) {}
 
   void Append(int64_t t, double v) override {
-    int n = c_->num_samples();
+    // The count is kept here rather than read back from the chunk's first bytes: in the
+    // head those are a cache miss per append, and the tail the sample goes to is the one
+    // the commit prefetches.
+    int n = n_;
     VIGIL_CHECK(n < format::kMaxSamplesPerChunk);
     BitWriter w(&c_->b_);
     w.Resume(c_->free_bits_);
@@ -163,7 +166,7 @@ class XorAppender final : public Appender {
     values_.Write(w, v);
     t_ = t;
     c_->free_bits_ = w.free_bits();
-    ++n;
+    n_ = ++n;
     c_->b_[0] = static_cast<char>(n >> 8);
     c_->b_[1] = static_cast<char>(n);
   }
@@ -176,6 +179,7 @@ class XorAppender final : public Appender {
 
  private:
   XorChunk* c_;
+  int n_;  // samples in the chunk; the appender is its only writer
   int64_t t_ = 0;
   uint64_t delta_ = 0;
   XorValueWriter values_;

@@ -213,8 +213,7 @@ MemSeries* Head::PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, R
   s->pending.fetch_add(1, std::memory_order_acq_rel);
   *check = s->Check(t, v, opts_.out_of_order_window_ms, reject);
   *last_t = s->last_t;
-  auto [app, last_chunk] = s->HintAddresses();
-  *hints = AppendHints{app, last_chunk};
+  *hints = s->Hints();
   return s;
 }
 

@@ -60,14 +60,6 @@ class WalLogger {
   virtual absl::Status LogTombstones(std::span<const RefTombstone> tombstones) = 0;
 };
 
-// Addresses the commit of a sample will touch, read under the series lock at append time
-// so that the commit can prefetch them a few samples ahead. Only ever prefetched, never
-// dereferenced: they may be stale by then, which costs a wasted prefetch and nothing else.
-struct AppendHints {
-  const void* appender = nullptr;
-  const void* last_chunk = nullptr;
-};
-
 struct HeadOptions {
   // Chunks are cut at multiples of this (the block range), so blocks never split one.
   int64_t chunk_range_ms = 2LL * 3600 * 1000;

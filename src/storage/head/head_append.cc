@@ -145,8 +145,7 @@ absl::StatusOr<SeriesRef> HeadAppender::Append(SeriesRef ref, const model::Label
     std::lock_guard lock(head_->SeriesLock(s->ref));
     check = s->Check(t, v, head_->opts_.out_of_order_window_ms, &reject);
     last_t = s->last_t;
-    auto [app, last_chunk] = s->HintAddresses();
-    hints = AppendHints{app, last_chunk};
+    hints = s->Hints();
   }
   return Finish(s, check, reject, last_t, t, v, hints);
 }
@@ -216,8 +215,8 @@ absl::Status HeadAppender::Commit() {
   int64_t mint = model::kMaxTime, maxt = model::kMinTime;
   int64_t stored = 0, new_chunks = 0;
   recode_.clear();
-  // The appends below miss the cache on every series (its chunk appender and chunk list
-  // live apart from it); prefetching a few samples ahead overlaps those misses.
+  // The appends below miss the cache on every series (its chunk appender, chunk list and
+  // chunk bytes live apart from it); prefetching a few samples ahead overlaps those misses.
   constexpr size_t kPrefetchAhead = 6;
   const size_t npending = pending_.size();
   for (size_t i = 0; i < npending; ++i) {
@@ -226,6 +225,8 @@ absl::Status HeadAppender::Commit() {
       const Pending& q = pending_[i + kPrefetchAhead];
       __builtin_prefetch(q.hints.appender);
       __builtin_prefetch(q.hints.last_chunk);
+      __builtin_prefetch(q.hints.open_head, /*rw=*/1);
+      __builtin_prefetch(q.hints.open_tail, /*rw=*/1);
     }
     storage::Reject reject = storage::Reject::kNone;
     bool new_chunk = false;

@@ -85,6 +85,9 @@ bool MemSeries::Apply(int64_t t, double v, int64_t ooo_window, int64_t chunk_ran
   }
   open_samples++;
   app->Append(t, v);
+  const std::string_view bytes = chunks.back().chunk->bytes();
+  open_head = bytes.data();
+  open_tail = bytes.data() + bytes.size() - 1;
   chunks.back().maxt = t;
   last_t = t;
   last_v = v;
