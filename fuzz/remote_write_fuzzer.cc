@@ -96,9 +96,11 @@ void CompareWithReference(std::string_view data) {
   for (int i = 0; i < ref.timeseries_size(); ++i) {
     const auto& ts = ref.timeseries(i);
     const auto& sv = view->series[i];
-    Check(sv.labels_end - sv.labels_begin == static_cast<uint32_t>(ts.labels_size()), "labels count");
+    std::vector<vigil::ingest::LabelView> labels;
+    vigil::ingest::AppendLabels(*view, sv, &labels);
+    Check(labels.size() == static_cast<size_t>(ts.labels_size()), "labels count");
     for (int j = 0; j < ts.labels_size(); ++j) {
-      const auto& l = view->labels[sv.labels_begin + j];
+      const auto& l = labels[j];
       Check(l.name == ts.labels(j).name() && l.value == ts.labels(j).value(), "label");
     }
     Check(sv.samples_end - sv.samples_begin == static_cast<uint32_t>(ts.samples_size()), "samples count");

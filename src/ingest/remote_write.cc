@@ -48,11 +48,13 @@ Scratch& ThreadScratch() {
 // Copies the views into `labels`, reusing its strings' capacity. Labels with empty values
 // are dropped (they mean "absent"). Sorts by name if the sender did not.
 void FillLabels(const WriteRequestView& v, const SeriesView& s, model::Labels* labels) {
+  thread_local std::vector<LabelView> views;
+  views.clear();
+  AppendLabels(v, s, &views);
   std::vector<model::Label>& vec = labels->mutable_vec();
   size_t n = 0;
   bool sorted = true;
-  for (uint32_t i = s.labels_begin; i < s.labels_end; ++i) {
-    const LabelView& l = v.labels[i];
+  for (const LabelView& l : views) {
     if (l.value.empty()) continue;
     if (n == vec.size()) vec.emplace_back();
     vec[n].name.assign(l.name.data(), l.name.size());

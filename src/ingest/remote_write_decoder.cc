@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "fmt/format.h"
 #include "snappy.h"
 #define XXH_INLINE_ALL
@@ -216,6 +217,31 @@ inline bool DecodeCanonicalLabel(std::string_view m, LabelView* out) {
   return true;
 }
 
+// Appends the labels of `packed`, Label fields that DecodeTimeSeries validated and found
+// canonical (SeriesView::packed_labels). Tags and lengths are read as general varints:
+// libprotobuf accepts over-long encodings, so the decoder does too.
+void UnpackLabels(std::string_view packed, std::vector<LabelView>* out) {
+  auto varint = [](const char*& p) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(*p++);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (b < 0x80) return v;
+    }
+  };
+  const char* p = packed.data();
+  const char* const end = p + packed.size();
+  while (p < end) {
+    varint(p);  // the tag: field 1, length-delimited
+    const size_t n = varint(p);
+    LabelView l;
+    const bool canonical = DecodeCanonicalLabel(std::string_view(p, n), &l);
+    VIGIL_CHECK(canonical);  // DecodeTimeSeries packs canonical fields only
+    out->push_back(l);
+    p += n;
+  }
+}
+
 bool DecodeLabel(Reader r, LabelView* out) {
   while (!r.done()) {
     uint32_t field = 0, wt = 0;
@@ -317,15 +343,22 @@ bool DecodeExemplar(Reader r, WriteRequestView* out) {
   return true;
 }
 
+std::string_view Span(const char* begin, const char* end) {
+  return std::string_view(begin, static_cast<size_t>(end - begin));
+}
+
 bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
   SeriesView sv;
   sv.labels_begin = static_cast<uint32_t>(out->labels.size());
   sv.samples_begin = static_cast<uint32_t>(out->samples.size());
   // The label fields' bytes, if they are contiguous (the usual case), identify the label
-  // set; see SeriesView::labels_hash_*.
+  // set; see SeriesView::labels_hash_*. While they are also canonical they stay packed
+  // (SeriesView::packed_labels); the first that is not unpacks those before it.
   const char* labels_start = nullptr;
   const char* labels_end = nullptr;
   bool labels_contiguous = true;
+  bool packed = true;
+  size_t nlabels = 0;
   size_t nsamples = 0;
   while (!r.done()) {
     const char* field_start = r.pos();
@@ -335,16 +368,18 @@ bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
       std::string_view payload;
       if (!r.ReadBytes(&payload)) return false;
       LabelView l;
-      if (!DecodeCanonicalLabel(payload, &l) && !DecodeLabel(r.Sub(payload), &l)) {
-        return r.Inside("labels", out->labels.size() - sv.labels_begin);
+      const bool canonical = DecodeCanonicalLabel(payload, &l);
+      if (!canonical && !DecodeLabel(r.Sub(payload), &l)) return r.Inside("labels", nlabels);
+      const bool contiguous = nlabels == 0 || labels_end == field_start;
+      if (nlabels == 0) labels_start = field_start;
+      labels_contiguous = labels_contiguous && contiguous;
+      if (packed && !(canonical && contiguous)) {
+        packed = false;
+        if (nlabels > 0) UnpackLabels(Span(labels_start, labels_end), &out->labels);
       }
-      out->labels.push_back(l);
-      if (labels_start == nullptr) {
-        labels_start = field_start;
-      } else if (labels_end != field_start) {
-        labels_contiguous = false;
-      }
+      if (!packed) out->labels.push_back(l);
       labels_end = r.pos();
+      ++nlabels;
     } else if (field == 2 && wt == kLen) {
       std::string_view payload;
       if (!r.ReadBytes(&payload)) return false;
@@ -364,6 +399,7 @@ bool DecodeTimeSeries(Reader r, WriteRequestView* out) {
     }
   }
   sv.labels_end = static_cast<uint32_t>(out->labels.size());
+  if (packed && nlabels > 0) sv.packed_labels = Span(labels_start, labels_end);
   sv.samples_end = static_cast<uint32_t>(out->samples.size());
   if (labels_start != nullptr && labels_contiguous) {
     XXH128_hash_t h = XXH3_128bits(labels_start, static_cast<size_t>(labels_end - labels_start));
@@ -427,6 +463,11 @@ absl::Status DecodeWriteRequest(std::string_view data, WriteRequestView* out) {
   for (auto it = err.path.rbegin(); it != err.path.rend(); ++it) msg += *it + ": ";
   msg += fmt::format("{} at offset {}", err.what, err.offset);
   return absl::InvalidArgumentError(msg);
+}
+
+void AppendLabels(const WriteRequestView& v, const SeriesView& s, std::vector<LabelView>* out) {
+  out->insert(out->end(), v.labels.begin() + s.labels_begin, v.labels.begin() + s.labels_end);
+  UnpackLabels(s.packed_labels, out);
 }
 
 absl::Status SnappyDecompress(std::string_view in, size_t max_bytes, std::string* out) {

@@ -14,6 +14,7 @@
 namespace vigil::ingest {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Protobuf wire-format helpers to build malformed inputs byte by byte.
@@ -75,18 +76,29 @@ prometheus::WriteRequest TwoSeries() {
   return req;
 }
 
+// The labels of every series, in order.
+std::vector<LabelView> AllLabels(const WriteRequestView& v) {
+  std::vector<LabelView> out;
+  for (const SeriesView& s : v.series) AppendLabels(v, s, &out);
+  return out;
+}
+
+std::vector<std::string> Names(const std::vector<LabelView>& ls) {
+  std::vector<std::string> out;
+  for (const LabelView& l : ls) out.push_back(std::string(l.name) + "=" + std::string(l.value));
+  return out;
+}
+
 TEST(DecodeWriteRequest, ReadsWhatLibprotobufWrites) {
   std::string bytes = TwoSeries().SerializeAsString();
   WriteRequestView v;
   ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok());
   ASSERT_EQ(v.series.size(), 2u);
-  ASSERT_EQ(v.labels.size(), 3u);
-  EXPECT_EQ(v.labels[0].name, "__name__");
-  EXPECT_EQ(v.labels[0].value, "up");
-  EXPECT_EQ(v.labels[1].name, "job");
-  EXPECT_EQ(v.labels[2].value, "temp_celsius");
-  EXPECT_EQ(v.series[0].labels_end, 2u);
-  EXPECT_EQ(v.series[1].labels_begin, 2u);
+  std::vector<LabelView> first, second;
+  AppendLabels(v, v.series[0], &first);
+  AppendLabels(v, v.series[1], &second);
+  EXPECT_THAT(Names(first), ElementsAre("__name__=up", "job=node"));
+  EXPECT_THAT(Names(second), ElementsAre("__name__=temp_celsius"));
   ASSERT_EQ(v.samples.size(), 3u);
   EXPECT_EQ(v.samples[1], (model::Sample{2000, 0.5}));
   EXPECT_EQ(v.samples[2], (model::Sample{-5, -3.25}));
@@ -112,7 +124,7 @@ TEST(DecodeWriteRequest, PointsIntoTheInputWithoutCopying) {
   ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok());
   const char* begin = bytes.data();
   const char* end = begin + bytes.size();
-  for (const auto& l : v.labels) {
+  for (const auto& l : AllLabels(v)) {
     EXPECT_GE(l.name.data(), begin);
     EXPECT_LE(l.value.data() + l.value.size(), end);
   }
@@ -141,8 +153,7 @@ TEST(DecodeWriteRequest, SkipsUnknownFieldsOfEveryWireTypeIncludingGroups) {
   std::string bytes = unknown + Len(1, series) + unknown;
   WriteRequestView v;
   ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok()) << DecodeWriteRequest(bytes, &v);
-  ASSERT_EQ(v.labels.size(), 1u);
-  EXPECT_EQ(v.labels[0].value, "x");
+  EXPECT_THAT(Names(AllLabels(v)), ElementsAre("__name__=x"));
   EXPECT_EQ(v.samples[0], (model::Sample{2, 1}));
 }
 
@@ -178,11 +189,43 @@ TEST(DecodeWriteRequest, DropsTagBitsPast32LikeLibprotobuf) {
   EXPECT_TRUE(v.series.empty());
 }
 
+TEST(DecodeWriteRequest, KeepsLabelOrderWhetherLabelsArePackedOrNot) {
+  const std::string a = Len(1, LabelMsg("a", "1"));
+  const std::string b = Len(1, LabelMsg("b", "2"));
+  // Not in the canonical layout: an unknown field after the value.
+  const std::string c = Len(1, LabelMsg("c", "3") + Tag(9, 0) + Varint(1));
+  const std::string d = Len(1, LabelMsg("d", "4"));
+  // The same label with an over-long (two-byte) tag and length, which libprotobuf accepts.
+  const std::string e = std::string("\x8a\x00\x86\x00", 4) + LabelMsg("e", "5");
+  const std::string sample = Len(2, SampleMsg(1, 2));
+  std::string bytes = Len(1, a + b + sample) +          // packed
+                      Len(1, a + b + c + d + sample) +  // unpacked at c
+                      Len(1, a + sample + b) +          // unpacked at b: not contiguous
+                      Len(1, e + b + sample);           // packed, over-long varints
+  WriteRequestView v;
+  ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok()) << DecodeWriteRequest(bytes, &v);
+  ASSERT_EQ(v.series.size(), 4u);
+  EXPECT_FALSE(v.series[0].packed_labels.empty());
+  EXPECT_TRUE(v.series[1].packed_labels.empty());
+  EXPECT_TRUE(v.series[2].packed_labels.empty());
+  EXPECT_FALSE(v.series[3].packed_labels.empty());
+  std::vector<std::vector<std::string>> got;
+  for (const SeriesView& s : v.series) {
+    std::vector<LabelView> ls;
+    AppendLabels(v, s, &ls);
+    got.push_back(Names(ls));
+  }
+  EXPECT_THAT(got[0], ElementsAre("a=1", "b=2"));
+  EXPECT_THAT(got[1], ElementsAre("a=1", "b=2", "c=3", "d=4"));
+  EXPECT_THAT(got[2], ElementsAre("a=1", "b=2"));
+  EXPECT_THAT(got[3], ElementsAre("e=5", "b=2"));
+}
+
 TEST(DecodeWriteRequest, LastValueWinsForRepeatedSingularFields) {
   std::string bytes = Len(1, Len(1, Len(1, "a") + Len(2, "1") + Len(1, "b")));
   WriteRequestView v;
   ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok());
-  EXPECT_EQ(v.labels[0].name, "b");
+  EXPECT_THAT(Names(AllLabels(v)), ElementsAre("b=1"));
 }
 
 TEST(DecodeWriteRequest, RejectsMalformedInputWithWhereItBroke) {
@@ -230,8 +273,10 @@ TEST(DecodeWriteRequest, LeavesInvalidUtf8ToPerSeriesValidation) {
   std::string bytes = Len(1, Len(1, LabelMsg("__name__", "bad\xc3(")));
   WriteRequestView v;
   ASSERT_TRUE(DecodeWriteRequest(bytes, &v).ok());
-  EXPECT_EQ(v.labels[0].value, "bad\xc3(");
-  EXPECT_FALSE(model::IsValidUtf8(v.labels[0].value));
+  std::vector<LabelView> labels = AllLabels(v);
+  ASSERT_EQ(labels.size(), 1u);
+  EXPECT_EQ(labels[0].value, "bad\xc3(");
+  EXPECT_FALSE(model::IsValidUtf8(labels[0].value));
 }
 
 TEST(DecodeWriteRequest, HashesIdenticalLabelBytesIdenticallyAndDifferentOnesNot) {
@@ -290,10 +335,12 @@ TEST(DecodeWriteRequest, AgreesWithLibprotobufOnRandomMessages) {
     for (int i = 0; i < req.timeseries_size(); ++i) {
       const auto& ts = req.timeseries(i);
       const SeriesView& sv = v.series[i];
-      ASSERT_EQ(sv.labels_end - sv.labels_begin, static_cast<uint32_t>(ts.labels_size()));
+      std::vector<LabelView> labels;
+      AppendLabels(v, sv, &labels);
+      ASSERT_EQ(labels.size(), static_cast<size_t>(ts.labels_size()));
       for (int j = 0; j < ts.labels_size(); ++j) {
-        EXPECT_EQ(v.labels[sv.labels_begin + j].name, ts.labels(j).name());
-        EXPECT_EQ(v.labels[sv.labels_begin + j].value, ts.labels(j).value());
+        EXPECT_EQ(labels[j].name, ts.labels(j).name());
+        EXPECT_EQ(labels[j].value, ts.labels(j).value());
       }
       ASSERT_EQ(sv.samples_end - sv.samples_begin, static_cast<uint32_t>(ts.samples_size()));
       for (int j = 0; j < ts.samples_size(); ++j) {
