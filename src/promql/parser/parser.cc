@@ -195,11 +195,15 @@ bool ParseNumber(std::string_view s, double* out) {
 
 // The message Go's regexp package gives for a pattern RE2 rejects (PromQL regexes are Go's),
 // as Prometheus reports it: "error parsing regexp: missing closing ): `^(?:()$`".
+// A pattern that only fails on its own (`a)|(b`, which the anchoring wrapper balances) is
+// described by its own error, quoting the pattern as written.
 std::string RegexError(const std::string& pattern) {
   RE2::Options opts;
   opts.set_log_errors(false);
   std::string anchored = "^(?:" + pattern + ")$";
-  RE2 re(anchored, opts);
+  RE2 wrapped(anchored, opts);
+  RE2 bare(pattern, opts);
+  const RE2& re = wrapped.ok() ? bare : wrapped;
   const char* what = "invalid regular expression";
   switch (re.error_code()) {
     case RE2::ErrorMissingParen: what = "missing closing )"; break;
@@ -218,7 +222,7 @@ std::string RegexError(const std::string& pattern) {
     default: break;
   }
   // Go quotes the offending part; for an unbalanced parenthesis that is the whole pattern.
-  std::string arg = re.error_code() == RE2::ErrorMissingParen ? anchored : re.error_arg();
+  std::string arg = re.error_code() == RE2::ErrorMissingParen ? re.pattern() : re.error_arg();
   return fmt::format("error parsing regexp: {}: `{}`", what, arg);
 }
 

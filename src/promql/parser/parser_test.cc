@@ -205,6 +205,7 @@ TEST(Parser, RejectsMalformedQueriesWithPositions) {
       {"foo{a}", "1:6: parse error: unexpected \"}\" in label matching, expected label matching operator"},
       {"foo{a=b}", "1:7: parse error: unexpected identifier \"b\" in label matching, expected string"},
       {"foo{a=~\"(\"}", "1:5: parse error: error parsing regexp: missing closing ): `^(?:()$`"},
+      {"foo{a=~\"a)|(b\"}", "1:5: parse error: error parsing regexp: unexpected ): `a)|(b`"},
       {"{}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
       {"{a=\"\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
       {"foo{__name__=\"bar\"}", "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
