@@ -130,6 +130,20 @@ class BitReader {
   }
   size_t bits_left() const { return static_cast<size_t>(end_ - p_) * 8 + valid_; }
 
+  // Peek/Skip let a decoder read a variable-length prefix in one step instead of bit by
+  // bit. Fill makes at least min(57, bits_left()) bits visible and returns how many are; Peek shows
+  // them left-aligned (bits past that count are zero or the stream's own later bits, so a
+  // decoder must check the count before trusting them); Skip drops `nbits` < 64 of them.
+  int Fill() {
+    if (valid_ <= 56) Refill();
+    return valid_;
+  }
+  uint64_t Peek() const { return buf_; }
+  void Skip(int nbits) {
+    buf_ <<= nbits;
+    valid_ -= nbits;
+  }
+
  private:
   // Tops buf_ up with whole bytes. With 8 bytes left it loads them at once; the bits below
   // valid_ may then hold the stream's next bits, which the next refill ORs in again

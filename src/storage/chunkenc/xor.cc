@@ -1,5 +1,6 @@
 #include "storage/chunkenc/xor.h"
 
+#include <algorithm>
 #include <bit>
 
 #include "base/status.h"
@@ -23,6 +24,25 @@ bool FitsSigned(int64_t v, int bits) {
 
 int64_t SignExtend(uint64_t v, int bits) {
   return static_cast<int64_t>(v << (64 - bits)) >> (64 - bits);
+}
+
+// Reads one delta-of-delta; its prefix (up to four ones, ended by a zero unless there are
+// four) is taken in one peek rather than bit by bit. False on truncation.
+inline bool ReadDod(BitReader& r, int64_t* dod) {
+  int avail = r.Fill();
+  int ones = std::min(std::countl_one(r.Peek()), 4);
+  int prefix_bits = ones == 4 ? 4 : ones + 1;
+  if (avail < prefix_bits) return false;
+  r.Skip(prefix_bits);
+  if (ones == 0) {
+    *dod = 0;
+    return true;
+  }
+  int width = ones == 4 ? 64 : format::kDodBuckets[ones - 1].value_bits;
+  uint64_t raw;
+  if (!r.ReadBits(width, &raw)) return false;
+  *dod = width == 64 ? static_cast<int64_t>(raw) : SignExtend(raw, width);
+  return true;
 }
 
 }  // namespace
@@ -89,24 +109,31 @@ bool XorValueReader::Read(BitReader& r, double* v) {
     *v = std::bit_cast<double>(prev_);
     return true;
   }
-  bool bit;
-  if (!r.ReadBit(&bit)) return false;
-  if (!bit) {
+  // The control bits and a new window's header (2 + 5 + 6 bits) are read in one peek.
+  int avail = r.Fill();
+  uint64_t head = r.Peek();
+  if (avail < 1) return false;
+  if (head >> 63 == 0) {
+    r.Skip(1);
     *v = std::bit_cast<double>(prev_);
     return true;
   }
-  if (!r.ReadBit(&bit)) return false;
-  if (bit) {
-    uint64_t lead, sig;
-    if (!r.ReadBits(format::kLeadingBits, &lead) || !r.ReadBits(format::kSigBits, &sig)) {
-      return false;
-    }
+  if (avail < 2) return false;
+  if (head >> 62 == 0b11) {
+    constexpr int kHeaderBits = 2 + format::kLeadingBits + format::kSigBits;
+    if (avail < kHeaderBits) return false;
+    int lead = static_cast<int>(head >> (64 - 2 - format::kLeadingBits)) &
+               ((1 << format::kLeadingBits) - 1);
+    int sig = static_cast<int>(head >> (64 - kHeaderBits)) & ((1 << format::kSigBits) - 1);
     if (sig == 0) sig = 64;
     if (lead + sig > 64) return false;
-    leading_ = static_cast<int>(lead);
-    trailing_ = static_cast<int>(64 - lead - sig);
+    r.Skip(kHeaderBits);
+    leading_ = lead;
+    trailing_ = 64 - lead - sig;
   } else if (leading_ == 0xff) {
     return false;  // window reuse before any window was set
+  } else {
+    r.Skip(2);
   }
   int sig = 64 - leading_ - trailing_;
   uint64_t m;
@@ -244,23 +271,9 @@ inline bool XorIterator::Advance() {
     if (!ReadUvarintBits(br_, &delta_)) return Fail("xor chunk: bad first delta");
     t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
   } else {
-    int ones = 0;
-    while (ones < 4) {
-      bool bit;
-      if (!br_.ReadBit(&bit)) {
-        return Fail(fmt::format("xor chunk: truncated at sample {} of {}", read_, count_));
-      }
-      if (!bit) break;
-      ++ones;
-    }
-    int64_t dod = 0;
-    if (ones > 0) {
-      int width = ones == 4 ? 64 : format::kDodBuckets[ones - 1].value_bits;
-      uint64_t raw;
-      if (!br_.ReadBits(width, &raw)) {
-        return Fail(fmt::format("xor chunk: truncated at sample {} of {}", read_, count_));
-      }
-      dod = width == 64 ? static_cast<int64_t>(raw) : SignExtend(raw, width);
+    int64_t dod;
+    if (!ReadDod(br_, &dod)) {
+      return Fail(fmt::format("xor chunk: truncated at sample {} of {}", read_, count_));
     }
     delta_ += static_cast<uint64_t>(dod);
     t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
@@ -281,10 +294,48 @@ void XorIterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sam
     if (t_ > maxt) return;
     out->push_back({t_, v_});
   }
-  while (Advance()) {
-    if (t_ < mint) continue;
+  // The first two samples hold varints; Advance reads them.
+  while (read_ < 2) {
+    if (!Advance()) return;
     if (t_ > maxt) return;
-    out->push_back({t_, v_});
+    if (t_ >= mint) out->push_back({t_, v_});
+  }
+  // The rest decode on local copies of the state: the pushes into `out` could otherwise
+  // alias the members, forcing every field back to memory once per sample.
+  BitReader br = br_;
+  XorValueReader vr = vr_;
+  int64_t t = t_;
+  uint64_t delta = delta_;
+  double v = v_;
+  int read = read_;
+  const char* failed = nullptr;
+  while (read < count_) {
+    int64_t dod;
+    if (!ReadDod(br, &dod)) {
+      failed = "truncated";
+      break;
+    }
+    delta += static_cast<uint64_t>(dod);
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + delta);
+    if (!vr.Read(br, &v)) {
+      failed = "corrupt value";
+      break;
+    }
+    ++read;
+    if (t < mint) continue;
+    if (t > maxt) break;
+    out->push_back({t, v});
+  }
+  br_ = br;
+  vr_ = vr;
+  t_ = t;
+  delta_ = delta;
+  v_ = v;
+  read_ = read;
+  if (failed != nullptr) {
+    Fail(fmt::format("xor chunk: {} at sample {} of {}", failed, read_, count_));
+  } else if (read_ >= count_) {
+    done_ = true;
   }
 }
 
