@@ -1,9 +1,11 @@
 // HTTP server: Boost.Beast over Boost.Asio, HTTP/1.1 with keep-alive.
 //
 // Connections are served by `io_threads` threads running one io_context (reading, parsing
-// and writing never block). Handlers run on a separate pool of `handler_threads` threads,
-// because they make blocking storage calls (a WAL write with fsync, a long series scan);
-// an io thread only hands the parsed request over and writes the answer when it is ready.
+// and writing never block). Handlers make blocking storage calls (a WAL write with fsync,
+// a long series scan), so at most `io_threads - 1` of them run inline on the io thread
+// that read the request (no hand-off: the cheapest path for short requests such as
+// remote_write); past that they run on a pool of `handler_threads` threads, and one io
+// thread always stays free for I/O.
 // A request body over `max_body_bytes` is answered 413 without running any handler.
 //
 // Every request is counted by handler name and status code
