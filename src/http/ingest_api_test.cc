@@ -2,14 +2,11 @@
 // Content-Encoding, limits, metadata, and the counters in /metrics.
 #include "http/ingest_api.h"
 
-#include <snappy.h>
-#include <zlib.h>
-#include <zstd.h>
-
 #include "fs/file_system.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/test_client.h"
+#include "ingest/compress_testutil.h"
 #include "model/matcher.h"
 #include "storage/db.h"
 #include "storage/exemplar/circular_storage.h"
@@ -19,31 +16,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
-std::string Zstd(const std::string& in) {
-  std::string out(ZSTD_compressBound(in.size()), '\0');
-  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
-  return out;
-}
-
-std::string Snappy(const std::string& in) {
-  std::string out;
-  snappy::Compress(in.data(), in.size(), &out);
-  return out;
-}
+using ingest::testutil::Gzip;
+using ingest::testutil::Snappy;
+using ingest::testutil::Zstd;
 
 class IngestApiTest : public ::testing::Test {
  protected:
@@ -172,7 +147,7 @@ TEST_F(IngestApiTest, EveryPushEndpointReadsGzipSnappyAndZstd) {
        "otlp_m"},
   };
   const std::pair<std::string, std::function<std::string(const std::string&)>> codecs[] = {
-      {"gzip", Gzip}, {"snappy", Snappy}, {"zstd", Zstd}};
+      {"gzip", [](const std::string& s) { return Gzip(s); }}, {"snappy", Snappy}, {"zstd", Zstd}};
   for (const auto& e : endpoints) {
     for (const auto& [encoding, compress] : codecs) {
       std::map<std::string, std::string> h = {{"Content-Encoding", encoding}};

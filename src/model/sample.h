@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace vigil::model {
 
@@ -26,5 +27,18 @@ inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNa
 
 inline constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min();
 inline constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max();
+
+// Appends the samples with mint <= t <= maxt of a sample iterator (Seek/Next/At, as
+// storage's and the chunk codecs' iterators have) one call at a time: what an iterator
+// without a faster range decode of its own does.
+template <typename Iterator>
+void AppendRangeBySteps(Iterator& it, int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+  if (!it.Seek(mint)) return;
+  do {
+    Sample s = it.At();
+    if (s.t > maxt) return;
+    out->push_back(s);
+  } while (it.Next());
+}
 
 }  // namespace vigil::model

@@ -43,12 +43,7 @@ class SampleIterator {
   // rest of this interface, so that sources in libraries below storage's need no symbol
   // of it.)
   virtual void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
-    if (!Seek(mint)) return;
-    do {
-      model::Sample s = At();
-      if (s.t > maxt) return;
-      out->push_back(s);
-    } while (Next());
+    model::AppendRangeBySteps(*this, mint, maxt, out);
   }
 };
 

@@ -23,12 +23,7 @@ class ErrIterator final : public Iterator {
 }  // namespace
 
 void Iterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
-  if (!Seek(mint)) return;
-  do {
-    model::Sample s = At();
-    if (s.t > maxt) return;
-    out->push_back(s);
-  } while (Next());
+  model::AppendRangeBySteps(*this, mint, maxt, out);
 }
 
 std::string_view EncodingName(Encoding e) {
