@@ -248,7 +248,7 @@ receivers:
 }
 
 TEST(Notifier, ADeadReceiverNeverBlocksTheOthers) {
-  Fixture f(R"(
+  constexpr const char* kConfigSlowAndFast = R"(
 route:
   receiver: slow
   group_wait: 1s
@@ -260,7 +260,8 @@ receivers:
     webhook_configs: [{url: "http://dead/hook"}]
   - name: fast
     webhook_configs: [{url: "http://sink/fast"}]
-)");
+)";
+  Fixture f(kConfigSlowAndFast);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> dead_calls{0};
@@ -276,19 +277,7 @@ receivers:
     }
     return f.sink.Post(url, body);
   };
-  Notifier n(o, MustConfig(R"(
-route:
-  receiver: slow
-  group_wait: 1s
-  routes:
-    - {receiver: slow, continue: true}
-    - {receiver: fast}
-receivers:
-  - name: slow
-    webhook_configs: [{url: "http://dead/hook"}]
-  - name: fast
-    webhook_configs: [{url: "http://sink/fast"}]
-)"));
+  Notifier n(o, MustConfig(kConfigSlowAndFast));
   n.Receive({MakeAlert("Down", "a", "page", 1'000'000, 1'500'000)});
   f.now = 1'002'000;
   n.Tick(f.now);

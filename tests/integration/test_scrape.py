@@ -56,9 +56,13 @@ def wait_port(port, timeout=20):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-class ScrapeTest(unittest.TestCase):
+class PeerTest(unittest.TestCase):
+    """A test with a temporary directory, peer processes (self.procs) and maybe a Vigil
+    server (self.server), all stopped when it ends."""
+    tmp_prefix = "vigil-scrape-"
+
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="vigil-scrape-")
+        self.tmp = tempfile.TemporaryDirectory(prefix=self.tmp_prefix)
         self.procs = []
         self.server = None
 
@@ -68,9 +72,16 @@ class ScrapeTest(unittest.TestCase):
             self.server.cleanup()
         for p in self.procs:
             if p.poll() is None:
-                p.kill()
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
             p.wait()
         self.tmp.cleanup()
+
+
+class ScrapeTest(PeerTest):
 
     def start_node_exporter(self):
         port = free_port()
@@ -292,28 +303,10 @@ srv.serve_forever()
 """
 
 
-class ExemplarAndTlsTest(unittest.TestCase):
+class ExemplarAndTlsTest(PeerTest):
     """Exemplars and metadata from scraped OpenMetrics and from Prometheus 2.42's
     remote_write, compared with what Prometheus itself answers; tls_config.server_name."""
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="vigil-exemplars-")
-        self.procs = []
-        self.server = None
-
-    def tearDown(self):
-        if self.server is not None:
-            self.server.stop()
-            self.server.cleanup()
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-            p.wait()
-        self.tmp.cleanup()
+    tmp_prefix = "vigil-exemplars-"
 
     def spawn(self, cmd, name):
         log = open(os.path.join(self.tmp.name, f"{name}.log"), "wb")
