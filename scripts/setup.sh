@@ -10,7 +10,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libabsl-dev libcurl4-openssl-dev
   libprotobuf-dev protobuf-compiler libsnappy-dev libzstd-dev libre2-dev
   libyaml-cpp-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libxxhash-dev libjemalloc-dev
   # test peers and tools
   curl python3-protobuf python3-snappy python3-requests
   # the reference server of the PromQL differential test (tests/integration)
