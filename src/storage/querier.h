@@ -73,6 +73,10 @@ struct SelectHints {
   int64_t step = 0;     // query step in ms, 0 for instant queries
   int64_t range = 0;    // range of the enclosing matrix selector in ms
   std::string func;     // enclosing function name, e.g. "rate"
+  // Only each series' newest sample in [start, end] is used (an instant vector selector
+  // evaluated at one time): a source may return just that sample, and skip series without
+  // one. Sources that cannot do this cheaply ignore it.
+  bool newest_only = false;
 };
 
 class Querier {

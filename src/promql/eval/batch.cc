@@ -372,11 +372,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
   // windows computed in parallel, each into its own slots, and the calling thread then
   // folds them into the result in series order, so the result does not depend on the
   // threads. Memory holds one round's per-step values, not the selector's samples.
-  storage::SelectHints hints;
-  hints.start = mint;
-  hints.end = maxt;
-  hints.step = step_;
-  auto ss = querier_->Select(true, hints, src.vs->matchers);
+  auto ss = querier_->Select(true, HintsFor(*src.vs, mint, maxt), src.vs->matchers);
   const Expr& counter_arg = src.call != nullptr ? *src.call->args[0] : e;
   // Labels of the elements seen so far (standalone function) or hashes of the name-less
   // labels (aggregation), to catch two series that collide once the name is gone.

@@ -315,11 +315,7 @@ absl::StatusOr<const Evaluator::Loaded*> Evaluator::Load(const VectorSelector& v
   auto it = ranges_.find(&vs);
   if (it == ranges_.end() || querier_ == nullptr) return &l;
   auto [mint, maxt] = it->second;
-  storage::SelectHints hints;
-  hints.start = mint;
-  hints.end = maxt;
-  hints.step = step_;
-  auto ss = querier_->Select(true, hints, vs.matchers);
+  auto ss = querier_->Select(true, HintsFor(vs, mint, maxt), vs.matchers);
   while (ss->Next()) {
     const storage::Series& s = ss->At();
     LoadedSeries ls;
@@ -349,6 +345,20 @@ absl::StatusOr<const Evaluator::Loaded*> Evaluator::Load(const VectorSelector& v
   RETURN_IF_ERROR(ss->Err());
   for (auto& w : ss->Warnings()) warnings_.insert(w);
   return &l;
+}
+
+storage::SelectHints Evaluator::HintsFor(const VectorSelector& vs, int64_t mint,
+                                         int64_t maxt) const {
+  storage::SelectHints hints;
+  hints.start = mint;
+  hints.end = maxt;
+  hints.step = step_;
+  // A selector evaluated at a single time (an instant query, a rule, a range query of one
+  // step; not inside a subquery, whose steps widen the range) uses only each series' newest
+  // sample in its lookback window. Smoothed selectors also read the sample after it.
+  hints.newest_only = !range_selectors_.count(&vs) && !vs.smoothed &&
+                      maxt - mint + 1 == opts_.lookback_delta_ms;
+  return hints;
 }
 
 int64_t Evaluator::RefTime(const VectorSelector& vs, int64_t ts) const {

@@ -243,6 +243,8 @@ class Evaluator {
   // Prometheus refuses a step result in which two elements have the same labels.
   static absl::Status CheckUniqueLabels(const Vector& vec);
   absl::StatusOr<const Loaded*> Load(const VectorSelector& vs);
+  // What storage is told about reading `vs` over [mint, maxt] (its ranges_ entry).
+  storage::SelectHints HintsFor(const VectorSelector& vs, int64_t mint, int64_t maxt) const;
   int64_t RefTime(const VectorSelector& vs, int64_t ts) const;
 
   absl::StatusOr<Value> EvalVectorSelector(const VectorSelector& vs, int64_t ts);

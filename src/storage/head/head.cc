@@ -318,6 +318,19 @@ bool Head::CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, Series
   return !out->chunks.empty() || !out->ooo.empty();
 }
 
+Head::Newest Head::NewestSample(const MemSeries& s, int64_t mint, int64_t maxt,
+                               model::Sample* out) const {
+  std::lock_guard slock(SeriesLock(s.ref));
+  // last_t/last_v are the newest sample only while the open chunk holds it (truncation
+  // may have dropped every chunk); out-of-order samples are always older.
+  if (s.chunks.empty() || s.chunks.back().maxt != s.last_t) return Newest::kUnknown;
+  if (s.extra && !s.extra->tombstones.empty()) return Newest::kUnknown;
+  if (s.last_t > maxt) return Newest::kUnknown;  // appended after the query's time
+  if (s.last_t < mint) return Newest::kNone;     // every sample is older than the range
+  *out = model::Sample{s.last_t, s.last_v};
+  return Newest::kFound;
+}
+
 std::vector<std::shared_ptr<const SeriesData>> Head::SeriesInRange(int64_t mint,
                                                                     int64_t maxt) const {
   std::vector<std::shared_ptr<const SeriesData>> out;

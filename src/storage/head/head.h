@@ -253,6 +253,11 @@ class Head {
   // Capture's samples part for a series the caller keeps alive (by a pin or the ref
   // stripe lock): takes the series lock; leaves out->labels alone.
   bool CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, SeriesData* out) const;
+  // The newest sample of `s` for a Select hinted newest_only, read under the series lock
+  // without touching its chunks. kUnknown when the cheap answer may be wrong (the newest
+  // sample is after `maxt`, tombstones, no in-order chunk): the caller captures instead.
+  enum class Newest { kFound, kNone, kUnknown };
+  Newest NewestSample(const MemSeries& s, int64_t mint, int64_t maxt, model::Sample* out) const;
   // Labels order (as model::Labels' operator<) of two series, ignoring the tenant label
   // (`tenant_name` is its symbol), from the interned ids: no strings are built.
   bool LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_name) const;

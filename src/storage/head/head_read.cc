@@ -158,16 +158,41 @@ class SeriesIterator final : public storage::SampleIterator {
   absl::Status err_;
 };
 
+// One sample: a series' newest, for a Select hinted newest_only.
+class NewestIterator final : public storage::SampleIterator {
+ public:
+  explicit NewestIterator(model::Sample s) : s_(s) {}
+  bool Next() override {
+    if (pos_ < 2) pos_++;
+    return pos_ == 1;
+  }
+  bool Seek(int64_t t) override {
+    if (pos_ == 0) pos_ = 1;
+    if (pos_ == 1 && s_.t >= t) return true;
+    pos_ = 2;
+    return false;
+  }
+  model::Sample At() const override { return s_; }
+  absl::Status Err() const override { return absl::OkStatus(); }
+
+ private:
+  model::Sample s_;
+  int pos_ = 0;  // 0 before the sample, 1 at it, 2 past it
+};
+
 // The series a HeadSeriesSet is positioned at. Its labels are refilled in place for each
-// series; its iterators share the captured data, so they outlive the set's next Next().
+// series; its iterators share the captured data (or copy the newest sample, when d_ is
+// null), so they outlive the set's next Next().
 class CapturedSeries final : public storage::Series {
  public:
   const model::Labels& labels() const override { return labels_; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
+    if (d_ == nullptr) return std::make_unique<NewestIterator>(newest_);
     return NewSeriesIterator(d_);
   }
   model::Labels labels_;
   std::shared_ptr<const SeriesData> d_;
+  model::Sample newest_{0, 0};
 };
 
 }  // namespace
@@ -196,8 +221,15 @@ bool Head::LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_na
 // set reaches it, so memory holds the series a caller still iterates, not the selection.
 class HeadSeriesSet final : public storage::SeriesSet {
  public:
-  HeadSeriesSet(const Head* head, std::vector<MemSeries*> series, int64_t mint, int64_t maxt)
-      : head_(head), series_(std::move(series)), mint_(mint), maxt_(maxt) {}
+  HeadSeriesSet(const Head* head, std::vector<MemSeries*> series, int64_t mint, int64_t maxt,
+                const storage::SelectHints& hints)
+      : head_(head),
+        series_(std::move(series)),
+        mint_(mint),
+        maxt_(maxt),
+        newest_only_(hints.newest_only),
+        newest_mint_(std::max(mint, hints.start)),
+        newest_maxt_(std::min(maxt, hints.end)) {}
   ~HeadSeriesSet() override {
     for (MemSeries* s : series_) head_->Unpin(s);
   }
@@ -205,6 +237,15 @@ class HeadSeriesSet final : public storage::SeriesSet {
   bool Next() override {
     while (i_ < series_.size()) {
       const MemSeries& s = *series_[i_++];
+      if (newest_only_) {
+        Head::Newest found = head_->NewestSample(s, newest_mint_, newest_maxt_, &cur_.newest_);
+        if (found == Head::Newest::kNone) continue;
+        if (found == Head::Newest::kFound) {
+          head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
+          cur_.d_.reset();
+          return true;
+        }
+      }
       auto d = std::make_shared<SeriesData>();
       if (!head_->CaptureSamples(s, mint_, maxt_, d.get())) continue;
       head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
@@ -222,6 +263,10 @@ class HeadSeriesSet final : public storage::SeriesSet {
   std::vector<MemSeries*> series_;
   int64_t mint_;
   int64_t maxt_;
+  // newest_only: only the newest sample in [newest_mint_, newest_maxt_] is asked for.
+  bool newest_only_;
+  int64_t newest_mint_;
+  int64_t newest_maxt_;
   size_t i_ = 0;
   CapturedSeries cur_;
 };
@@ -231,7 +276,7 @@ class HeadQuerier final : public storage::Querier {
   HeadQuerier(Head* head, std::string_view tenant, int64_t mint, int64_t maxt)
       : head_(head), tenant_(tenant), mint_(mint), maxt_(maxt) {}
 
-  std::unique_ptr<storage::SeriesSet> Select(bool sorted, const storage::SelectHints&,
+  std::unique_ptr<storage::SeriesSet> Select(bool sorted, const storage::SelectHints& hints,
                                              const model::Matchers& matchers) override {
     RefList refs = head_->Postings(WithTenant(matchers));
     std::vector<MemSeries*> series;
@@ -247,7 +292,7 @@ class HeadQuerier final : public storage::Querier {
         return head_->LabelsLess(*a, *b, tenant_name);
       });
     }
-    return std::make_unique<HeadSeriesSet>(head_, std::move(series), mint_, maxt_);
+    return std::make_unique<HeadSeriesSet>(head_, std::move(series), mint_, maxt_, hints);
   }
 
   absl::StatusOr<std::vector<std::string>> LabelValues(std::string_view name,
