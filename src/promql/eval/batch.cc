@@ -382,7 +382,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
   std::vector<const model::Labels*> groups;
   std::unordered_map<std::string, uint32_t> group_index;
   std::string key;
-  std::vector<model::Label> group_labels;
+  std::vector<const model::Label*> group_labels;
   std::vector<AggState> states;
   std::vector<uint8_t> seen;  // per state; bit 0: has a member; bit 1: a member is marked
   std::vector<std::vector<uint32_t>> order(agg ? n : 0);
@@ -419,8 +419,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
       p.err = absl::OkStatus();
       if (src.counter_fn) p.metric.assign(raw.MetricName());
       if (agg == nullptr) {
-        p.labels = Intern(raw);
-        if (drops_name) p.labels = DropMetricName(p.labels);
+        p.labels = InternSeries(raw, drops_name);
         continue;
       }
       // The group, from the series' own labels (as GroupKey would from the element's).
@@ -428,8 +427,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
       group_labels.clear();
       uint64_t hash = 0xcbf29ce484222325ULL;
       for (const model::Label& lab : raw) {
-        bool name_like = lab.name == model::kMetricName || lab.name == "__type__" ||
-                         lab.name == "__unit__";
+        const bool name_like = IsNameLabel(lab.name);
         if (drops_name && !name_like) {
           for (char ch : lab.name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
           hash = (hash ^ 0xff) * 0x100000001b3ULL;
@@ -443,13 +441,16 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
         if (!in_group) continue;
         key.append(lab.name).push_back('\xff');
         key.append(lab.value).push_back('\xff');
-        group_labels.push_back(lab);
+        group_labels.push_back(&lab);
       }
       p.hash = hash;
       auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
       if (fresh) {
         if ((groups.size() + 1) * n > kMaxCells) return false;
-        groups.push_back(Intern(model::Labels(group_labels)));
+        std::vector<model::Label> copy;
+        copy.reserve(group_labels.size());
+        for (const model::Label* lab : group_labels) copy.push_back(*lab);
+        groups.push_back(Intern(model::Labels(std::move(copy))));
         states.resize(groups.size() * n);
         seen.resize(groups.size() * n, 0);
       }

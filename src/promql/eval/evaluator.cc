@@ -89,27 +89,63 @@ bool BinaryElemValue(const BinaryExpr& b, double l, double r, bool scalar_left, 
   return keep;
 }
 
+bool IsNameLabel(std::string_view name) {
+  return name == model::kMetricName || name == kTypeLabel || name == kUnitLabel;
+}
+
 model::Labels DropMetricNameCopy(const model::Labels& l) {
   if (!l.Has(model::kMetricName) && !l.Has(kTypeLabel) && !l.Has(kUnitLabel)) return l;
   std::vector<model::Label> out;
   out.reserve(l.size());
   for (const auto& lab : l) {
-    if (lab.name == model::kMetricName || lab.name == kTypeLabel || lab.name == kUnitLabel) {
-      continue;
-    }
-    out.push_back(lab);
+    if (!IsNameLabel(lab.name)) out.push_back(lab);
   }
   return model::Labels(std::move(out));
 }
 
-const model::Labels* Evaluator::Intern(model::Labels l) {
-  auto& bucket = interned_[l.Hash()];
-  for (const model::Labels* p : bucket) {
-    if (*p == l) return p;
+const model::Labels* Evaluator::FindInterned(uint64_t hash, const model::Labels& l) const {
+  auto it = interned_.find(hash);
+  if (it == interned_.end()) return nullptr;
+  if (*it->second == l) return it->second;
+  auto [from, to] = collided_.equal_range(hash);
+  for (; from != to; ++from) {
+    if (*from->second == l) return from->second;
   }
-  label_store_.push_back(std::move(l));
-  bucket.push_back(&label_store_.back());
-  return &label_store_.back();
+  return nullptr;
+}
+
+const model::Labels* Evaluator::StoreInterned(uint64_t hash, model::Labels l) {
+  const model::Labels* p = &label_store_.emplace_back(std::move(l));
+  if (!interned_.emplace(hash, p).second) collided_.emplace(hash, p);
+  return p;
+}
+
+const model::Labels* Evaluator::Intern(model::Labels l) {
+  const uint64_t hash = l.Hash();
+  if (const model::Labels* p = FindInterned(hash, l)) return p;
+  return StoreInterned(hash, std::move(l));
+}
+
+const model::Labels* Evaluator::InternCopy(const model::Labels& l) {
+  const uint64_t hash = l.Hash();
+  if (const model::Labels* p = FindInterned(hash, l)) return p;
+  return StoreInterned(hash, l);
+}
+
+const model::Labels* Evaluator::InternSeries(const model::Labels& raw, bool drop) {
+  if (!drop) return InternCopy(raw);
+  // Assigning into the buffer's strings reuses their capacity.
+  std::vector<model::Label>& v = series_labels_.mutable_vec();
+  size_t k = 0;
+  for (const model::Label& lab : raw) {
+    if (IsNameLabel(lab.name)) continue;
+    if (k == v.size()) v.emplace_back();
+    v[k].name.assign(lab.name);
+    v[k].value.assign(lab.value);
+    ++k;
+  }
+  v.resize(k);
+  return InternCopy(series_labels_);
 }
 
 const model::Labels* Evaluator::DropMetricName(const model::Labels* l) {
@@ -334,7 +370,7 @@ absl::StatusOr<const Evaluator::Loaded*> Evaluator::Load(const VectorSelector& v
           "query processing would load too many samples into memory in query execution");
     }
     if (ls.points.empty()) continue;
-    ls.labels = Intern(s.labels());
+    ls.labels = InternCopy(s.labels());
     if (range_selectors_.count(&vs)) {
       for (const Point& p : ls.points) {
         if (!model::IsStaleNaN(p.v)) ls.fresh.push_back(p);

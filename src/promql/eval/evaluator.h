@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "model/labels.h"
 #include "promql/engine.h"
@@ -77,6 +78,9 @@ struct Value {
   RangeArg mat;
 };
 
+// Whether `name` is one of the labels that go with the metric name: __name__, __type__
+// and __unit__.
+bool IsNameLabel(std::string_view name);
 // Returns `l` without __name__, __type__ and __unit__.
 model::Labels DropMetricNameCopy(const model::Labels& l);
 
@@ -146,6 +150,12 @@ class Evaluator {
 
   // The canonical copy of `l`; equal label sets give the same pointer for the query's life.
   const model::Labels* Intern(model::Labels l);
+  // As Intern, copying `l` only if no equal label set is interned yet.
+  const model::Labels* InternCopy(const model::Labels& l);
+  // Interned `raw`, without __name__, __type__ and __unit__ if `drop`: the labels of a
+  // series' elements. Built in a reused buffer, so that a label set interned before costs
+  // no allocation, and `raw` itself is not interned when `drop`.
+  const model::Labels* InternSeries(const model::Labels& raw, bool drop);
   // Interned `l` without __name__, __type__ and __unit__ (memoized).
   const model::Labels* DropMetricName(const model::Labels* l);
   // An element derived from one with `labels` by a name-dropping operation: drops the name
@@ -282,8 +292,14 @@ class Evaluator {
   std::unordered_map<const VectorSelector*, std::pair<int64_t, int64_t>> ranges_;
   std::unordered_map<const VectorSelector*, Loaded> cache_;
   std::set<std::string> warnings_, infos_;
+  const model::Labels* FindInterned(uint64_t hash, const model::Labels& l) const;
+  const model::Labels* StoreInterned(uint64_t hash, model::Labels l);
   std::deque<model::Labels> label_store_;
-  std::unordered_map<uint64_t, std::vector<const model::Labels*>> interned_;
+  // Interned label sets by hash; a second set with the same 64-bit hash, which is rare
+  // enough not to shape the common case, goes to collided_.
+  absl::flat_hash_map<uint64_t, const model::Labels*> interned_;
+  std::unordered_multimap<uint64_t, const model::Labels*> collided_;
+  model::Labels series_labels_;  // InternSeries' buffer
   std::unordered_map<const model::Labels*, const model::Labels*> dropped_;
   struct MemoKeyHash {
     size_t operator()(const std::pair<const void*, int>& k) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -23,15 +24,33 @@ struct Job {
 
   // Runs pieces until none is left to claim.
   void Run() {
+    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) RunPiece(i);
+  }
+
+  // Runs pieces until none is left or `until` has passed; true if some are left to claim.
+  bool RunUntil(std::chrono::steady_clock::time_point until) {
     for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-      (*fn)(i);
-      if (done.fetch_add(1) + 1 == n) {
-        std::lock_guard l(mu);
-        finished.notify_all();
-      }
+      RunPiece(i);
+      if (std::chrono::steady_clock::now() >= until) return next.load() < n;
+    }
+    return false;
+  }
+
+ private:
+  void RunPiece(size_t i) {
+    (*fn)(i);
+    if (done.fetch_add(1) + 1 == n) {
+      std::lock_guard l(mu);
+      finished.notify_all();
     }
   }
 };
+
+// How long the calling thread works alone before it wakes the workers. Waking a parked
+// worker costs a futex call on each side and a context switch (tens of microseconds of CPU
+// on this kind of virtual machine), and the worker starts that much later: a call that
+// finishes within this time would pay more for the wake-up than it gains.
+constexpr std::chrono::microseconds kWorkAloneFor{50};
 
 class Pool {
  public:
@@ -47,7 +66,10 @@ class Pool {
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->n = n;
-    if (workers_ > 0) {
+    if (workers_ == 0) return job->Run();
+    // Unpublished, the job's pieces all ran on this thread if none is left.
+    if (!job->RunUntil(std::chrono::steady_clock::now() + kWorkAloneFor)) return;
+    {
       std::lock_guard l(mu_);
       jobs_.push_back(job);
       wake_.notify_all();
