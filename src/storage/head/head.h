@@ -258,9 +258,9 @@ class Head {
   // sample is after `maxt`, tombstones, no in-order chunk): the caller captures instead.
   enum class Newest { kFound, kNone, kUnknown };
   Newest NewestSample(const MemSeries& s, int64_t mint, int64_t maxt, model::Sample* out) const;
-  // Labels order (as model::Labels' operator<) of two series, ignoring the tenant label
-  // (`tenant_name` is its symbol), from the interned ids: no strings are built.
-  bool LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_name) const;
+  // Sorts `series` in labels order (as model::Labels' operator<), ignoring the tenant label
+  // (`tenant_name` is its symbol). The caller keeps the series alive (pinned).
+  void SortByLabels(std::vector<MemSeries*>* series, SymbolId tenant_name) const;
 
   // Finds or creates the series with `labels` (sorted pairs including the tenant). On
   // creation checks limits unless `check_limits` is false; `ref` forces the ref (replay).

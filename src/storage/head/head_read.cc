@@ -1,5 +1,6 @@
 // The head's read path: series iterators over captured chunks and the head Querier.
 #include <algorithm>
+#include <numeric>
 
 #include "absl/container/flat_hash_set.h"
 #include "base/status.h"
@@ -201,19 +202,52 @@ std::unique_ptr<storage::SampleIterator> NewSeriesIterator(std::shared_ptr<const
   return std::make_unique<SeriesIterator>(std::move(d));
 }
 
-bool Head::LabelsLess(const MemSeries& a, const MemSeries& b, SymbolId tenant_name) const {
-  const std::vector<SymbolId>& la = a.labels;
-  const std::vector<SymbolId>& lb = b.labels;
-  size_t i = 0, j = 0;
-  for (;; i += 2, j += 2) {
-    if (i < la.size() && la[i] == tenant_name) i += 2;
-    if (j < lb.size() && lb[j] == tenant_name) j += 2;
-    if (i >= la.size() || j >= lb.size()) return i >= la.size() && j < lb.size();
-    // Equal ids are equal strings, and distinct live ids distinct strings.
-    for (size_t k = 0; k < 2; k++) {
-      if (la[i + k] != lb[j + k]) return symbols_.Get(la[i + k]) < symbols_.Get(lb[j + k]);
+void Head::SortByLabels(std::vector<MemSeries*>* series, SymbolId tenant_name) const {
+  const size_t n = series->size();
+  if (n < 2) return;
+  // Each series' labels without the tenant pair, as one run of dense indices of their
+  // distinct strings in a flat buffer, so the sort compares integers in one array instead
+  // of chasing every series' labels and strings (that was 45% of an 88k-series instant
+  // query's CPU).
+  std::vector<uint32_t> keys;
+  std::vector<uint32_t> starts;
+  keys.reserve(n * 10);
+  starts.reserve(n + 1);
+  absl::flat_hash_map<SymbolId, uint32_t> dense;
+  std::vector<SymbolId> distinct;
+  for (const MemSeries* s : *series) {
+    starts.push_back(static_cast<uint32_t>(keys.size()));
+    const std::vector<SymbolId>& l = s->labels;
+    for (size_t i = 0; i + 1 < l.size(); i += 2) {
+      if (l[i] == tenant_name) continue;
+      for (SymbolId id : {l[i], l[i + 1]}) {
+        auto [it, fresh] = dense.try_emplace(id, static_cast<uint32_t>(distinct.size()));
+        if (fresh) distinct.push_back(id);
+        keys.push_back(it->second);
+      }
     }
   }
+  starts.push_back(static_cast<uint32_t>(keys.size()));
+  // Ranks of the distinct strings: names and values share one order, which is fine, as a
+  // name is only ever compared with a name and a value with a value.
+  std::vector<uint32_t> by_string(distinct.size());
+  std::iota(by_string.begin(), by_string.end(), 0);
+  std::sort(by_string.begin(), by_string.end(), [&](uint32_t a, uint32_t b) {
+    return symbols_.Get(distinct[a]) < symbols_.Get(distinct[b]);
+  });
+  std::vector<uint32_t> rank(distinct.size());
+  for (uint32_t r = 0; r < by_string.size(); r++) rank[by_string[r]] = r;
+  for (uint32_t& k : keys) k = rank[k];
+  // Labels order (model::Labels' operator<) is the lexicographic order of these runs.
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return std::lexicographical_compare(keys.begin() + starts[a], keys.begin() + starts[a + 1],
+                                        keys.begin() + starts[b], keys.begin() + starts[b + 1]);
+  });
+  std::vector<MemSeries*> sorted(n);
+  for (size_t i = 0; i < n; i++) sorted[i] = (*series)[order[i]];
+  *series = std::move(sorted);
 }
 
 // Select's result: the matching series, pinned so that garbage collection keeps them, in
@@ -287,10 +321,7 @@ class HeadQuerier final : public storage::Querier {
     if (sorted) {
       // Every selected series has the querier's tenant, so sorting without the tenant
       // label is the order of the labels returned.
-      SymbolId tenant_name = head_->symbols_.Find(kTenantLabel);
-      std::sort(series.begin(), series.end(), [&](const MemSeries* a, const MemSeries* b) {
-        return head_->LabelsLess(*a, *b, tenant_name);
-      });
+      head_->SortByLabels(&series, head_->symbols_.Find(kTenantLabel));
     }
     return std::make_unique<HeadSeriesSet>(head_, std::move(series), mint_, maxt_, hints);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -398,6 +399,36 @@ TEST(Head, SortedSelectOrdersByLabelsWithoutTheTenant) {
   ASSERT_TRUE(app->Commit().ok());
   auto q = h.NewQuerier("t1", model::kMinTime, model::kMaxTime);
   auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".+")});
+  std::vector<Labels> got;
+  while (set->Next()) got.push_back(set->At().labels());
+  std::sort(series.begin(), series.end());
+  EXPECT_EQ(got, series);
+}
+
+TEST(Head, SortedSelectOrdersManyRandomSeriesAsLabelsCompare) {
+  Head h({});
+  std::mt19937 rng(3);
+  // Few distinct strings, so that series share prefixes and differ late or only in length.
+  const std::vector<std::string> strings = {"a", "b", "B", "aa", "a0", "_", "z", "", "x1"};
+  std::vector<Labels> series;
+  auto app = h.NewAppender("t1");
+  for (int i = 0; i < 2000; i++) {
+    std::map<std::string, std::string> m{{"__name__", strings[rng() % 3]}};
+    const int pairs = static_cast<int>(rng() % 4);
+    for (int k = 0; k < pairs; k++) {
+      std::string value = strings[rng() % strings.size()];
+      if (!value.empty()) m[strings[rng() % strings.size()] + "l"] = value;
+    }
+    std::vector<model::Label> v;
+    for (const auto& [name, value] : m) v.push_back({name, value});
+    Labels l(v);
+    if (std::find(series.begin(), series.end(), l) != series.end()) continue;
+    series.push_back(l);
+    ASSERT_TRUE(app->Append(0, l, 1000, 1).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  auto q = h.NewQuerier("t1", model::kMinTime, model::kMaxTime);
+  auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".*")});
   std::vector<Labels> got;
   while (set->Next()) got.push_back(set->At().labels());
   std::sort(series.begin(), series.end());
