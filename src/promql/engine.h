@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/labels.h"
+#include "model/sample.h"
 #include "promql/parser/ast.h"
 #include "storage/querier.h"
 
@@ -52,11 +53,9 @@ struct EngineOptions {
   bool batch_eval = true;
 };
 
-// One point of a range-query series or a range vector.
-struct Point {
-  int64_t t;
-  double v;
-};
+// One point of a range-query series or a range vector: the same type as storage's
+// samples, so that a selector's samples are decoded straight into what the functions read.
+using Point = model::Sample;
 
 // A series of a matrix (range query result or range vector).
 struct Series {

@@ -94,6 +94,12 @@ bool BatchAggregateOp(Op op) {
   }
 }
 
+// Removes the stale markers from `pts`, in place.
+void DropStaleMarkers(std::vector<Point>* pts) {
+  auto stale = [](const Point& p) { return model::IsStaleNaN(p.v); };
+  pts->erase(std::remove_if(pts->begin(), pts->end(), stale), pts->end());
+}
+
 bool IsNumber(const Expr& e) { return Unparen(e).kind == NodeKind::kNumberLiteral; }
 
 // A node's columns hold at most this many (series, step) cells; a bigger one takes the
@@ -239,6 +245,8 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
       resets[i] = drops;
     }
   }
+  // rate(), increase() and delta() are computed here without RangeFnValue's dispatch.
+  const bool extrapolated = src.counter_fn || src.fn == RangeFn::kDelta;
   size_t lo = 0, hi = 0;
   for (size_t k = 0; k < n; ++k) {
     int64_t ts = start_ + static_cast<int64_t>(k) * step_;
@@ -252,9 +260,15 @@ bool Evaluator::SeriesStepValues(const BatchSource& src, std::span<const Point> 
     any_window = true;
     r.range_start = wstart;
     r.range_end = ref;
-    bool no_resets = src.counter_fn && resets[hi - 1] == resets[lo];
-    has[k] = RangeFnValue(src.fn, pts.subspan(lo, hi - lo), r, ts, kNoScalars, &vals[k],
-                             no_resets);
+    const std::span<const Point> window = pts.subspan(lo, hi - lo);
+    const bool no_resets = src.counter_fn && resets[hi - 1] == resets[lo];
+    if (extrapolated && (no_resets || !src.counter_fn)) {
+      // The common case of dashboards' rate(): the window's ends and its count decide.
+      has[k] = ExtrapolatedRate(window, r, src.counter_fn, src.fn == RangeFn::kRate, true,
+                                &vals[k]);
+    } else {
+      has[k] = RangeFnValue(src.fn, window, r, ts, kNoScalars, &vals[k], no_resets);
+    }
   }
   return any_window;
 }
@@ -463,20 +477,15 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
 
     auto work = [&](size_t i) {
       Piece& p = pieces[i];
-      thread_local std::vector<model::Sample> read;
       thread_local std::vector<Point> pts;
-      read.clear();
-      p.it->AppendRange(mint, maxt, &read);
+      pts.clear();
+      p.it->AppendRange(mint, maxt, &pts);
       p.err = p.it->Err();
       p.it.reset();
-      p.samples = read.size();
-      if (!p.err.ok() || read.empty()) return;
-      pts.clear();
+      p.samples = pts.size();
+      if (!p.err.ok() || pts.empty()) return;
       // Range selectors read around stale markers.
-      const bool skip_stale = src.call != nullptr;
-      for (const model::Sample& smp : read) {
-        if (!skip_stale || !model::IsStaleNaN(smp.v)) pts.push_back({smp.t, smp.v});
-      }
+      if (src.call != nullptr) DropStaleMarkers(&pts);
       p.any = SeriesStepValues(src, pts, std::span<double>(&vals[i * n], n),
                                std::span<uint8_t>(&has[i * n], n));
     };

@@ -101,6 +101,36 @@ RangeFn RangeFnOf(std::string_view name);
 bool RangeFnValue(RangeFn fn, std::span<const Point> p, const RangeArg& r, int64_t ts,
                   const std::vector<double>& scalars, double* out, bool no_resets = false);
 
+// rate(), increase() and delta(): the change over the window, extrapolated towards the
+// window's edges as Prometheus does. False if there are fewer than two points. Inline:
+// the batch path calls it for every step of every series.
+inline bool ExtrapolatedRate(std::span<const Point> pts, const RangeArg& r, bool counter,
+                             bool is_rate, bool no_resets, double* out) {
+  if (pts.size() < 2) return false;
+  double result = pts.back().v - pts.front().v;
+  if (counter && !no_resets) {
+    for (size_t i = 1; i < pts.size(); ++i) {
+      if (pts[i].v < pts[i - 1].v) result += pts[i - 1].v;
+    }
+  }
+  double sampled = static_cast<double>(pts.back().t - pts.front().t) / 1000.0;
+  double avg = sampled / static_cast<double>(pts.size() - 1);
+  double to_start = static_cast<double>(pts.front().t - r.range_start) / 1000.0;
+  double to_end = static_cast<double>(r.range_end - pts.back().t) / 1000.0;
+  double threshold = avg * 1.1;
+  if (to_start >= threshold) to_start = avg / 2;
+  if (counter && result > 0 && pts.front().v >= 0) {
+    // A counter cannot go below zero: do not extrapolate past the point where it would.
+    double to_zero = sampled * (pts.front().v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  if (to_end >= threshold) to_end = avg / 2;
+  double factor = (sampled + to_start + to_end) / sampled;
+  if (is_rate) factor /= static_cast<double>(r.range_ms) / 1000.0;
+  *out = result * factor;
+  return true;
+}
+
 // The running state of one group of sum/avg/count/group/min/max/stddev/stdvar, as
 // Prometheus folds elements into it; AggInit takes the first element, AggAdd each further
 // one, AggResult gives the group's value.
