@@ -1,6 +1,7 @@
 // Fuzzes the block codec two ways. Input starting with 0: the rest is decoded as a kBlock
-// chunk (must never crash or hang). Otherwise the rest is read as samples (8 bytes t, 8
-// bytes v) and must survive encode -> decode bit for bit.
+// chunk (must never crash or hang, and AppendRange must agree with Next()). Otherwise the
+// rest is read as samples (8 bytes t, 8 bytes v) and must survive encode -> decode bit for
+// bit.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (++n % 5 == 0) it->Seek(it->At().t + 1000);
     }
     (void)it->Err();
+    // AppendRange's own decode must return what Next() does, error included.
+    auto want_it = vigil::storage::chunkenc::NewIterator(Encoding::kBlock, rest);
+    std::vector<vigil::model::Sample> want, got;
+    while (want_it->Next()) want.push_back(want_it->At());
+    auto got_it = vigil::storage::chunkenc::NewIterator(Encoding::kBlock, rest);
+    got_it->AppendRange(vigil::model::kMinTime, vigil::model::kMaxTime, &got);
+    if (want != got || want_it->Err() != got_it->Err()) abort();
     return 0;
   }
   std::vector<vigil::model::Sample> s;

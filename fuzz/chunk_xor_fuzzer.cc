@@ -1,9 +1,12 @@
 // Fuzzes the XOR chunk decoder and appender-resume on untrusted bytes: never a crash, a
 // hang or an out-of-bounds read; corruption may only surface as Iterator::Err or a failed
-// NewAppender.
+// NewAppender. AppendRange's unchecked decode loop must return what Next() does, error
+// included.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "storage/chunkenc/chunk.h"
 
@@ -11,6 +14,14 @@ using vigil::storage::chunkenc::Encoding;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view b(reinterpret_cast<const char*>(data), size);
+  {
+    auto want_it = vigil::storage::chunkenc::NewIterator(Encoding::kXor, b);
+    std::vector<vigil::model::Sample> want, got;
+    while (want_it->Next()) want.push_back(want_it->At());
+    auto got_it = vigil::storage::chunkenc::NewIterator(Encoding::kXor, b);
+    got_it->AppendRange(vigil::model::kMinTime, vigil::model::kMaxTime, &got);
+    if (want != got || want_it->Err() != got_it->Err()) abort();
+  }
   auto it = vigil::storage::chunkenc::NewIterator(Encoding::kXor, b);
   int64_t last = 0;
   int n = 0;

@@ -131,11 +131,11 @@ class BitReader {
   size_t bits_left() const { return static_cast<size_t>(end_ - p_) * 8 + valid_; }
 
   // Peek/Skip let a decoder read a variable-length prefix in one step instead of bit by
-  // bit. Fill makes at least min(57, bits_left()) bits visible and returns how many are; Peek shows
+  // bit. Fill makes at least min(56, bits_left()) bits visible and returns how many are; Peek shows
   // them left-aligned (bits past that count are zero or the stream's own later bits, so a
   // decoder must check the count before trusting them); Skip drops `nbits` < 64 of them.
   int Fill() {
-    if (valid_ <= 56) Refill();
+    if (valid_ < 56) Refill();
     return valid_;
   }
   uint64_t Peek() const { return buf_; }
@@ -144,22 +144,44 @@ class BitReader {
     valid_ -= nbits;
   }
 
+  // The unchecked path, for a decoder's hot loop that keeps at least 8 unread bytes ahead
+  // of the cursor (bytes_left() >= 8) whenever it refills, so no refill needs a bounds
+  // check or a branch: RefillUnchecked leaves 56..63 bits visible, TakeUnchecked(n) takes
+  // 1 <= n <= valid() of them.
+  size_t bytes_left() const { return static_cast<size_t>(end_ - p_); }
+  int valid() const { return valid_; }
+  void RefillUnchecked() {
+    uint64_t w;
+    std::memcpy(&w, p_, 8);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    buf_ |= w >> valid_;
+    p_ += (63 - valid_) >> 3;
+    valid_ |= 56;  // valid_ + 8 * the bytes just taken
+  }
+  uint64_t TakeUnchecked(int nbits) {
+    uint64_t v = buf_ >> (64 - nbits);
+    buf_ <<= nbits;
+    valid_ -= nbits;
+    return v;
+  }
+  // Continues on `n` bytes that start with a copy of the unread ones (bytes_left() of them
+  // from cursor()), e.g. a zero-padded copy of the stream's tail.
+  const uint8_t* cursor() const { return p_; }
+  void Rebase(const uint8_t* data, size_t n) {
+    p_ = data;
+    end_ = data + n;
+  }
+
  private:
-  // Tops buf_ up with whole bytes. With 8 bytes left it loads them at once; the bits below
-  // valid_ may then hold the stream's next bits, which the next refill ORs in again
-  // unchanged, so they never need clearing.
+  // Tops buf_ up with whole bytes, to at most 63 bits. With 8 bytes left it loads them at
+  // once; the bits below valid_ may then hold the stream's next bits, which the next refill
+  // ORs in again unchanged, so they never need clearing.
   void Refill() {
     if (end_ - p_ >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p_, 8);
-      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
-      buf_ |= w >> valid_;
-      int bytes = (64 - valid_) >> 3;
-      p_ += bytes;
-      valid_ += bytes * 8;
+      RefillUnchecked();
       return;
     }
-    while (valid_ <= 56 && p_ < end_) {
+    while (valid_ < 56 && p_ < end_) {
       buf_ |= uint64_t{*p_++} << (56 - valid_);
       valid_ += 8;
     }

@@ -1,7 +1,9 @@
 #include "storage/chunkenc/xor.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstring>
 
 #include "base/status.h"
 #include "fmt/format.h"
@@ -287,6 +289,109 @@ inline bool XorIterator::Advance() {
 
 bool XorIterator::Next() { return Advance(); }
 
+namespace {
+
+// The dod codes by the stream's next four bits, for AppendRange's fast path: prefix bits
+// and field width of the narrow buckets; {0, 0} marks the wide '1111' code, and codes
+// starting with '0' (dod 0) are handled before the lookup.
+struct DodCode {
+  uint8_t prefix_bits;
+  uint8_t value_bits;
+};
+constexpr std::array<DodCode, 16> MakeDodCodes() {
+  std::array<DodCode, 16> codes{};
+  for (const auto& b : format::kDodBuckets) {
+    int free = 4 - b.prefix_bits;  // bits of the 4-bit index past the prefix
+    for (uint64_t low = 0; low < (uint64_t{1} << free); ++low) {
+      codes[b.prefix << free | low] = {static_cast<uint8_t>(b.prefix_bits), static_cast<uint8_t>(b.value_bits)};
+    }
+  }
+  return codes;
+}
+constexpr std::array<DodCode, 16> kDodCodes = MakeDodCodes();
+
+// At most how many bytes past its first unread byte one sample's unchecked decode loads:
+// a sample takes at most 4 + 64 (wide dod) + 13 + 64 (new window) = 145 bits, and a refill
+// loads 8 bytes from up to 63 bits ahead of the consumed position.
+constexpr size_t kSampleReach = (145 + 63) / 8 + 8;
+
+// The decoder state AppendRange keeps in registers.
+struct FastState {
+  BitReader br;
+  int64_t t;
+  uint64_t delta;
+  uint64_t prev;  // the value's bits
+  int sig;        // meaningful bits of the value window; 0 while there is none
+  int trail;      // trailing zero bits of the value window
+};
+
+enum class SampleResult { kOk, kTruncated, kCorruptValue };
+
+// Decodes one sample after the first two without bounds checks: the caller guarantees
+// kSampleReach readable bytes from the cursor. `dod_end_bits` gets bits_left() after the
+// timestamp, so that a caller decoding a padded copy can tell which field ran past the
+// real end. Inlined into both of AppendRange's loops: as a call, its state would live in
+// memory.
+[[gnu::always_inline]] inline SampleResult DecodeSampleUnchecked(FastState& s, int64_t* dod_end_bits) {
+  BitReader& br = s.br;
+  br.RefillUnchecked();
+  uint64_t head = br.Peek();
+  if (head >> 63 == 0) {
+    br.Skip(1);  // dod 0
+  } else {
+    DodCode c = kDodCodes[head >> 60];
+    int64_t dod;
+    if (c.value_bits != 0) {
+      dod = static_cast<int64_t>(head << c.prefix_bits) >> (64 - c.value_bits);
+      br.Skip(c.prefix_bits + c.value_bits);
+    } else {
+      // The rare 64-bit dod, in two halves (a call taking `br` would keep it in memory).
+      br.Skip(format::kDodWidePrefixBits);
+      uint64_t hi = br.TakeUnchecked(32);
+      br.RefillUnchecked();
+      dod = static_cast<int64_t>(hi << 32 | br.TakeUnchecked(32));
+    }
+    s.delta += static_cast<uint64_t>(dod);
+  }
+  *dod_end_bits = static_cast<int64_t>(br.bits_left());
+  s.t = static_cast<int64_t>(static_cast<uint64_t>(s.t) + s.delta);
+
+  br.RefillUnchecked();
+  head = br.Peek();
+  if (head >> 63 == 0) {
+    br.Skip(1);  // same value
+    return SampleResult::kOk;
+  }
+  if (head >> 62 == 0b11) {
+    // A new window: 5 bits of leading zeros, 6 of meaningful bits (64 stored as 0).
+    int lead = static_cast<int>(head >> (64 - 2 - format::kLeadingBits)) & ((1 << format::kLeadingBits) - 1);
+    int sig = static_cast<int>(head >> (64 - 2 - format::kLeadingBits - format::kSigBits)) &
+              ((1 << format::kSigBits) - 1);
+    if (sig == 0) sig = 64;
+    if (lead + sig > 64) return SampleResult::kCorruptValue;
+    br.Skip(2 + format::kLeadingBits + format::kSigBits);
+    s.sig = sig;
+    s.trail = 64 - lead - sig;
+  } else if (s.sig == 0) {
+    return SampleResult::kCorruptValue;  // window reuse before any window was set
+  } else {
+    br.Skip(2);
+  }
+  uint64_t m;
+  if (s.sig <= br.valid()) {
+    m = br.TakeUnchecked(s.sig);
+  } else {
+    // Wider than what is left after the header (>= 43 bits): in two parts.
+    m = br.TakeUnchecked(s.sig - 32) << 32;
+    br.RefillUnchecked();
+    m |= br.TakeUnchecked(32);
+  }
+  s.prev ^= m << s.trail;
+  return SampleResult::kOk;
+}
+
+}  // namespace
+
 void XorIterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) {
   if (done_) return;
   if (read_ > 0 && t_ >= mint) {
@@ -300,42 +405,54 @@ void XorIterator::AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sam
     if (t_ > maxt) return;
     if (t_ >= mint) out->push_back({t_, v_});
   }
-  // The rest decode on local copies of the state: the pushes into `out` could otherwise
-  // alias the members, forcing every field back to memory once per sample.
-  BitReader br = br_;
-  XorValueReader vr = vr_;
-  int64_t t = t_;
-  uint64_t delta = delta_;
-  double v = v_;
+  // The rest decode on a local copy of the state (the pushes into `out` could otherwise
+  // alias the members, forcing every field back to memory once per sample) without a
+  // bounds check per field: while kSampleReach bytes remain, no sample can read past the
+  // end. Closer to it, decoding goes on over a zero-padded copy of the tail, where a
+  // sample whose fields ran into the padding is the truncation the checked path reports.
+  FastState s{br_, t_, delta_, std::bit_cast<uint64_t>(v_),
+              vr_.leading() == 0xff ? 0 : 64 - vr_.leading() - vr_.trailing(), vr_.trailing()};
   int read = read_;
-  const char* failed = nullptr;
-  while (read < count_) {
-    int64_t dod;
-    if (!ReadDod(br, &dod)) {
-      failed = "truncated";
+  int64_t dod_end_bits;
+  SampleResult r = SampleResult::kOk;
+  bool past_maxt = false;
+  for (; read < count_ && s.br.bytes_left() >= kSampleReach; ++read) {
+    r = DecodeSampleUnchecked(s, &dod_end_bits);
+    if (r != SampleResult::kOk) break;
+    if (s.t < mint) continue;
+    if (s.t > maxt) {
+      past_maxt = true;
       break;
     }
-    delta += static_cast<uint64_t>(dod);
-    t = static_cast<int64_t>(static_cast<uint64_t>(t) + delta);
-    if (!vr.Read(br, &v)) {
-      failed = "corrupt value";
-      break;
-    }
-    ++read;
-    if (t < mint) continue;
-    if (t > maxt) break;
-    out->push_back({t, v});
+    out->push_back({s.t, std::bit_cast<double>(s.prev)});
   }
-  br_ = br;
-  vr_ = vr;
-  t_ = t;
-  delta_ = delta;
-  v_ = v;
-  read_ = read;
-  if (failed != nullptr) {
-    Fail(fmt::format("xor chunk: {} at sample {} of {}", failed, read_, count_));
-  } else if (read_ >= count_) {
-    done_ = true;
+  if (r == SampleResult::kOk && !past_maxt && read < count_) {
+    uint8_t tail[2 * kSampleReach];
+    const size_t n = s.br.bytes_left();  // < kSampleReach
+    std::memcpy(tail, s.br.cursor(), n);
+    std::memset(tail + n, 0, sizeof(tail) - n);
+    s.br.Rebase(tail, sizeof(tail));
+    // Fewer bits left than the padding holds: the sample ran past the real end.
+    const int64_t pad_bits = static_cast<int64_t>(sizeof(tail) - n) * 8;
+    for (; read < count_; ++read) {
+      r = DecodeSampleUnchecked(s, &dod_end_bits);
+      if (dod_end_bits < pad_bits) {
+        r = SampleResult::kTruncated;
+      } else if (r == SampleResult::kOk && static_cast<int64_t>(s.br.bits_left()) < pad_bits) {
+        r = SampleResult::kCorruptValue;
+      }
+      if (r != SampleResult::kOk) break;
+      if (s.t < mint) continue;
+      if (s.t > maxt) break;
+      out->push_back({s.t, std::bit_cast<double>(s.prev)});
+    }
+  }
+  // Only Err() may follow (chunk.h), so the state need not be written back.
+  done_ = true;
+  if (r != SampleResult::kOk) {
+    read_ = read;
+    Fail(fmt::format("xor chunk: {} at sample {} of {}",
+                     r == SampleResult::kTruncated ? "truncated" : "corrupt value", read, count_));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "storage/chunkenc/block_codec.h"
 #include "storage/chunkenc/chunk.h"
@@ -225,23 +226,42 @@ TEST(ChunkIterator, AppendRangeStopsAtCorruptionWithAnError) {
   }
 }
 
-// On bit-flipped chunks AppendRange's own decode loop must agree with Next(): the same
-// samples and the same verdict.
+// On truncated and bit-flipped chunks AppendRange's own decode loop must agree with
+// Next(): the same samples and the same error. The shapes cover every value window case,
+// and the jittered timestamps every dod bucket, the 64-bit one included.
 TEST(ChunkIterator, AppendRangeMatchesNextOnCorruptBytes) {
   std::mt19937_64 rng(5);
-  auto s = testutil::NodeExporterLike(1, 120, rng);
-  std::string good(Encode(s)->bytes());
-  for (int trial = 0; trial < 2000; ++trial) {
-    std::string bad = good;
-    bad[2 + rng() % (bad.size() - 2)] ^= static_cast<char>(1 << (rng() % 8));
-    auto want_it = NewIterator(Encoding::kXor, bad);
-    std::vector<Sample> want;
-    while (want_it->Next()) want.push_back(want_it->At());
-    auto got_it = NewIterator(Encoding::kXor, bad);
-    std::vector<Sample> got;
-    got_it->AppendRange(model::kMinTime, model::kMaxTime, &got);
-    EXPECT_EQ(want_it->Err().ok(), got_it->Err().ok()) << "trial " << trial;
-    ExpectBitExact(want, got);
+  for (int kind = 0; kind < 9; ++kind) {
+    std::vector<Sample> s;
+    if (kind < 8) {
+      s = testutil::NodeExporterLike(kind, 120, rng);
+    } else {
+      s = testutil::NodeExporterLike(5, 120, rng);
+      for (size_t i = 0; i < s.size(); ++i) {
+        uint64_t r = rng();
+        s[i].t += i % 9 == 0 ? static_cast<int64_t>(r % (uint64_t{1} << 40)) : static_cast<int64_t>(r % 600000);
+        if (i > 0 && s[i].t <= s[i - 1].t) s[i].t = s[i - 1].t + 1;
+      }
+    }
+    std::string good(Encode(s)->bytes());
+    auto check = [&](std::string_view bad, const std::string& what) {
+      auto want_it = NewIterator(Encoding::kXor, bad);
+      std::vector<Sample> want;
+      while (want_it->Next()) want.push_back(want_it->At());
+      auto got_it = NewIterator(Encoding::kXor, bad);
+      std::vector<Sample> got;
+      got_it->AppendRange(model::kMinTime, model::kMaxTime, &got);
+      EXPECT_EQ(want_it->Err(), got_it->Err()) << what;
+      ExpectBitExact(want, got);
+    };
+    for (size_t cut = 0; cut <= good.size(); ++cut) {
+      check(std::string_view(good).substr(0, cut), fmt::format("kind {} cut at {}", kind, cut));
+    }
+    for (int trial = 0; trial < 2000; ++trial) {
+      std::string bad = good;
+      bad[2 + rng() % (bad.size() - 2)] ^= static_cast<char>(1 << (rng() % 8));
+      check(bad, fmt::format("kind {} trial {}", kind, trial));
+    }
   }
 }
 
