@@ -44,8 +44,8 @@ class HeadChunkSeriesSet final : public block::ChunkSeriesSet {
       cur_.chunks.clear();
       if (d->ooo.empty() && d->tombstones.empty()) {
         for (const auto& c : d->chunks) {
-          cur_.chunks.push_back(block::ChunkMeta{c.mint, c.maxt, c.chunk->encoding(),
-                                                 std::string(c.chunk->bytes())});
+          cur_.chunks.push_back(
+              block::ChunkMeta{c.mint, c.maxt, d->Encoding(c), std::string(d->Bytes(c))});
         }
       } else {
         Reencode(d);

@@ -295,6 +295,7 @@ bool Head::CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, Series
   out->mint = mint;
   out->maxt = maxt;
   out->chunks.clear();
+  out->open.clear();
   out->ooo.clear();
   out->tombstones.clear();
   std::lock_guard slock(SeriesLock(s.ref));
@@ -303,8 +304,8 @@ bool Head::CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, Series
     if (c.maxt < mint || c.mint > maxt) continue;
     if (i + 1 == s.chunks.size() && s.app != nullptr) {
       // The open chunk keeps changing; readers get a private copy of its bytes.
-      out->chunks.push_back(HeadChunk{
-          c.mint, c.maxt, std::make_shared<chunkenc::XorChunk>(std::string(c.chunk->bytes()))});
+      out->open.assign(c.chunk->bytes());
+      out->chunks.push_back(HeadChunk{c.mint, c.maxt, nullptr});
     } else {
       out->chunks.push_back(c);
     }
@@ -321,9 +322,10 @@ bool Head::CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, Series
 Head::Newest Head::NewestSample(const MemSeries& s, int64_t mint, int64_t maxt,
                                model::Sample* out) const {
   std::lock_guard slock(SeriesLock(s.ref));
-  // last_t/last_v are the newest sample only while the open chunk holds it (truncation
-  // may have dropped every chunk); out-of-order samples are always older.
-  if (s.chunks.empty() || s.chunks.back().maxt != s.last_t) return Newest::kUnknown;
+  // last_t/last_v are the newest sample while there is an open chunk, which holds it
+  // (truncation may have dropped every chunk, and the appender with them); out-of-order
+  // samples are always older. Only the series' own fields are read, not its chunks.
+  if (s.app == nullptr) return Newest::kUnknown;
   if (s.extra && !s.extra->tombstones.empty()) return Newest::kUnknown;
   if (s.last_t > maxt) return Newest::kUnknown;  // appended after the query's time
   if (s.last_t < mint) return Newest::kNone;     // every sample is older than the range

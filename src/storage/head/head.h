@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/labels.h"
@@ -83,15 +84,26 @@ struct HeadStats {
 };
 
 // One series' data in a time range, as captured under its lock. Used by queriers and by
-// block writing; independent of the head afterwards (chunks are shared immutable copies).
+// block writing; independent of the head afterwards: completed chunks are shared (they are
+// immutable), the open chunk, which appends keep changing, is copied into `open`.
 struct SeriesData {
   Ref ref = 0;
   model::Labels labels;                                   // with __tenant__
-  std::vector<HeadChunk> chunks;                           // in time order, disjoint
+  // In time order, disjoint. A series in a query's range typically has one to three
+  // (a chunk holds 120 samples), so they are kept inline.
+  absl::InlinedVector<HeadChunk, 3> chunks;
+  std::string open;  // the open chunk's bytes, if captured: its entry's `chunk` is null
   std::vector<model::Sample> ooo;                          // sorted, within the range
   std::vector<Interval> tombstones;
   int64_t mint = model::kMinTime;
   int64_t maxt = model::kMaxTime;
+
+  chunkenc::Encoding Encoding(const HeadChunk& c) const {
+    return c.chunk ? c.chunk->encoding() : chunkenc::Encoding::kXor;
+  }
+  std::string_view Bytes(const HeadChunk& c) const {
+    return c.chunk ? c.chunk->bytes() : std::string_view(open);
+  }
 };
 
 // Iterates the samples of a SeriesData within [mint, maxt], merging the out-of-order

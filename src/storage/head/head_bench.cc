@@ -196,7 +196,7 @@ void BM_MemoryPerSeries(benchmark::State& state) {
         static_cast<double>(h->MemoryBytes()) / kSeries;
     size_t chunk_bytes = 0;
     for (const auto& d : h->SeriesInRange(model::kMinTime, model::kMaxTime)) {
-      for (const auto& c : d->chunks) chunk_bytes += c.chunk->bytes().size();
+      for (const auto& c : d->chunks) chunk_bytes += d->Bytes(c).size();
     }
     state.counters["chunk_bytes_per_sample"] =
         static_cast<double>(chunk_bytes) / (static_cast<double>(kSeries) * 240);

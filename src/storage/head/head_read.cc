@@ -9,6 +9,25 @@
 namespace vigil::storage::head {
 namespace {
 
+std::unique_ptr<chunkenc::Iterator> NewChunkIterator(const SeriesData& d, const HeadChunk& c) {
+  return chunkenc::NewIterator(d.Encoding(c), d.Bytes(c));
+}
+
+// Appends the samples of chunk `c` in [mint, maxt] to `out`. XOR chunks (the open one and
+// those not recoded yet) are decoded by an iterator on the stack, not one allocated per
+// chunk.
+absl::Status AppendChunkRange(const SeriesData& d, const HeadChunk& c, int64_t mint,
+                              int64_t maxt, std::vector<model::Sample>* out) {
+  if (d.Encoding(c) == chunkenc::Encoding::kXor) {
+    chunkenc::XorIterator it(d.Bytes(c));
+    it.AppendRange(mint, maxt, out);
+    return it.Err();
+  }
+  auto it = NewChunkIterator(d, c);
+  it->AppendRange(mint, maxt, out);
+  return it->Err();
+}
+
 // Merges the in-order chunks with the out-of-order buffer, clips to [mint, maxt] and
 // skips tombstoned samples. On equal timestamps the in-order sample wins.
 class SeriesIterator final : public storage::SampleIterator {
@@ -49,12 +68,8 @@ class SeriesIterator final : public storage::SampleIterator {
     for (const HeadChunk& c : d_->chunks) {
       if (c.maxt < mint) continue;
       if (c.mint > maxt) break;
-      auto it = c.chunk->NewIterator();
-      it->AppendRange(mint, maxt, out);
-      if (!it->Err().ok()) {
-        err_ = it->Err();
-        return;
-      }
+      err_ = AppendChunkRange(*d_, c, mint, maxt, out);
+      if (!err_.ok()) return;
     }
     if (!d_->tombstones.empty()) {
       out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
@@ -82,7 +97,7 @@ class SeriesIterator final : public storage::SampleIterator {
       if (!cit_) {
         while (ci_ < d_->chunks.size() && d_->chunks[ci_].maxt < t) ci_++;
         if (ci_ >= d_->chunks.size()) return;
-        cit_ = d_->chunks[ci_++].chunk->NewIterator();
+        cit_ = NewChunkIterator(*d_, d_->chunks[ci_++]);
       }
       if (cit_->Seek(t)) {
         in_ = cit_->At();
@@ -102,7 +117,7 @@ class SeriesIterator final : public storage::SampleIterator {
     for (;;) {
       if (!cit_) {
         if (ci_ >= d_->chunks.size()) return;
-        cit_ = d_->chunks[ci_++].chunk->NewIterator();
+        cit_ = NewChunkIterator(*d_, d_->chunks[ci_++]);
       }
       if (cit_->Next()) {
         in_ = cit_->At();
@@ -182,18 +197,23 @@ class NewestIterator final : public storage::SampleIterator {
 };
 
 // The series a HeadSeriesSet is positioned at. Its labels are refilled in place for each
-// series; its iterators share the captured data (or copy the newest sample, when d_ is
-// null), so they outlive the set's next Next().
+// series; its iterators share the captured data (or copy the newest sample), so they
+// outlive the set's next Next().
 class CapturedSeries final : public storage::Series {
  public:
   const model::Labels& labels() const override { return labels_; }
   std::unique_ptr<storage::SampleIterator> Iterator() const override {
-    if (d_ == nullptr) return std::make_unique<NewestIterator>(newest_);
+    if (newest_only_) return std::make_unique<NewestIterator>(newest_);
+    shared_ = true;
     return NewSeriesIterator(d_);
   }
+
   model::Labels labels_;
-  std::shared_ptr<const SeriesData> d_;
+  bool newest_only_ = false;  // the answer is newest_, not d_
   model::Sample newest_{0, 0};
+  std::shared_ptr<SeriesData> d_;
+  // Whether an iterator holds d_: until then the set may capture the next series into it.
+  mutable bool shared_ = false;
 };
 
 }  // namespace
@@ -270,20 +290,23 @@ class HeadSeriesSet final : public storage::SeriesSet {
 
   bool Next() override {
     while (i_ < series_.size()) {
+      Prefetch();
       const MemSeries& s = *series_[i_++];
+      cur_.newest_only_ = false;
       if (newest_only_) {
         Head::Newest found = head_->NewestSample(s, newest_mint_, newest_maxt_, &cur_.newest_);
         if (found == Head::Newest::kNone) continue;
-        if (found == Head::Newest::kFound) {
-          head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
-          cur_.d_.reset();
-          return true;
-        }
+        cur_.newest_only_ = found == Head::Newest::kFound;
       }
-      auto d = std::make_shared<SeriesData>();
-      if (!head_->CaptureSamples(s, mint_, maxt_, d.get())) continue;
+      if (!cur_.newest_only_) {
+        // Data no iterator took (the caller skipped the series) is captured over.
+        if (cur_.d_ == nullptr || cur_.shared_) {
+          cur_.d_ = std::make_shared<SeriesData>();
+          cur_.shared_ = false;
+        }
+        if (!head_->CaptureSamples(s, mint_, maxt_, cur_.d_.get())) continue;
+      }
       head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
-      cur_.d_ = std::move(d);
       return true;
     }
     cur_.d_.reset();
@@ -293,6 +316,23 @@ class HeadSeriesSet final : public storage::SeriesSet {
   absl::Status Err() const override { return absl::OkStatus(); }
 
  private:
+  // The series are visited in labels order, scattered over the heap, and each visit waits
+  // for its series, its lock and its labels: these are prefetched a few series ahead (the
+  // series' own memory first, then, once that has arrived, what its fields point to).
+  void Prefetch() const {
+    constexpr size_t kAhead = 4;
+    if (i_ + 2 * kAhead < series_.size()) {
+      const char* p = reinterpret_cast<const char*>(series_[i_ + 2 * kAhead]);
+      for (size_t off = 0; off < sizeof(MemSeries); off += 64) __builtin_prefetch(p + off);
+    }
+    if (i_ + kAhead < series_.size()) {
+      // Only immutable fields are read here: the rest needs the series lock.
+      const MemSeries* s = series_[i_ + kAhead];
+      __builtin_prefetch(&head_->SeriesLock(s->ref));
+      __builtin_prefetch(s->labels.data());
+    }
+  }
+
   const Head* head_;
   std::vector<MemSeries*> series_;
   int64_t mint_;
