@@ -435,6 +435,64 @@ TEST(EngineBatchTest, RandomShapesMatchStepByStep) {
   EXPECT_GT(counts.points, 10000);
 }
 
+// More series than one round of the batch path (512) holds: rounds are decoded by the
+// workers while the calling thread reads the next one and folds the last, and a collision
+// found in a later round (c_total and d_total are equal but for the name) falls back to
+// the step-by-step path while a round is still decoding.
+TEST(EngineBatchTest, SeriesReadInSeveralRoundsMatchStepByStep) {
+  testing::MemStorage db;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int i = 0; i < 1300; ++i) {
+    model::Labels l({{"__name__", i < 1299 ? "c_total" : "d_total"},
+                     {"job", "j" + std::to_string(i < 1299 ? i % 7 : 5)},
+                     {"instance", "i" + std::to_string(i < 1299 ? i : 5)}});
+    double v = 0;
+    for (int64_t t = 1000 + i; t <= 1'800'000; t += 30'000) {
+      v = u(rng) < 0.05 ? 0 : v + u(rng) * 10;
+      db.Add(l, t, v);
+    }
+  }
+  EngineOptions on, off;
+  off.batch_eval = false;
+  Engine batched(on), stepwise(off);
+  BatchCheckCounts counts;
+  for (const char* q : {"sum by (job) (rate(c_total[5m]))", "rate(c_total[5m])",
+                        "max(max_over_time(c_total[10m]))", "c_total", "rate({job=\"j5\"}[5m])",
+                        "sum by (job) (rate({__name__=~\"c_total|d_total\"}[5m]))",
+                        "rate({__name__=~\"c_total|d_total\"}[5m])"}) {
+    ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(counts.errors, 0);  // the collision of c_total and d_total
+  EXPECT_GT(counts.points, 100000);
+  // The sample limit is hit in a later round.
+  on.max_samples = off.max_samples = 30'000;
+  Engine limited_batched(on), limited_stepwise(off);
+  auto a = limited_batched.RangeQuery(db, "default", "sum(rate(c_total[5m]))", 0, 1'800'000,
+                                      60'000);
+  auto b = limited_stepwise.RangeQuery(db, "default", "sum(rate(c_total[5m]))", 0, 1'800'000,
+                                       60'000);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(a.status(), b.status());
+}
+
+TEST(ParallelTask, RunsEveryIndexOnceWhileTheCallerWorks) {
+  std::vector<std::atomic<int>> hits(3000);
+  eval::ParallelTask task;
+  for (int round = 0; round < 20; ++round) {
+    task.Start(hits.size(), [&](size_t i) { hits[i]++; });
+    // The caller's own work overlaps the task's; Start waits for the previous call.
+  }
+  task.Wait();
+  for (auto& x : hits) ASSERT_EQ(x.load(), 20);
+  {
+    eval::ParallelTask scoped;
+    scoped.Start(hits.size(), [&](size_t i) { hits[i]++; });
+  }  // the destructor waits
+  for (auto& x : hits) ASSERT_EQ(x.load(), 21);
+}
+
 TEST(ParallelFor, CallsEveryIndexOnceEvenFromConcurrentCallers) {
   std::vector<std::thread> callers;
   std::vector<std::vector<std::atomic<int>>> hits(4);

@@ -23,7 +23,8 @@
 //
 // A selector is read in rounds of series: their samples are decoded and their windows
 // computed in parallel (parallel.h), each series into its own slots, and the calling
-// thread folds them into the result in series order. A range function's window slides
+// thread folds them into the result in series order; it reads the next round's series and
+// folds the last one while the workers decode. A range function's window slides
 // over the samples with two indices (O(samples + steps) per series), counter windows
 // without a reset skip rate()'s reset scan, and an aggregation of a selector or range
 // function folds each series into per-step group states without materialising its input.
@@ -385,7 +386,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
   // set (their labels, group and sample iterator), the pieces are decoded and their
   // windows computed in parallel, each into its own slots, and the calling thread then
   // folds them into the result in series order, so the result does not depend on the
-  // threads. Memory holds one round's per-step values, not the selector's samples.
+  // threads. Memory holds two rounds' per-step values, not the selector's samples.
   auto ss = querier_->Select(true, HintsFor(*src.vs, mint, maxt), src.vs->matchers);
   const Expr& counter_arg = src.call != nullptr ? *src.call->args[0] : e;
   // Labels of the elements seen so far (standalone function) or hashes of the name-less
@@ -415,18 +416,22 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
   // The buffers grow with the rounds, so that a query of a few series does not pay for
   // clearing megabytes.
   const size_t round_size = std::clamp<size_t>((size_t{4} << 20) / (n * 9), 16, 512);
-  std::vector<Piece> pieces;
-  std::vector<double> vals;
-  std::vector<uint8_t> has;
+  struct Round {
+    std::vector<Piece> pieces;
+    std::vector<double> vals;
+    std::vector<uint8_t> has;
+    size_t m = 0;  // pieces in this round
+  };
   bool more = true;
-  while (more) {
+  // Reads the next round's series into `r`; false if the node does not fit.
+  auto prepare = [&](Round& r) -> absl::StatusOr<bool> {
     RETURN_IF_ERROR(CheckLimits());
     size_t m = 0;
     for (; m < round_size && (more = ss->Next()); ++m) {
       const storage::Series& s = ss->At();
       const model::Labels& raw = s.labels();
-      if (m == pieces.size()) pieces.emplace_back();
-      Piece& p = pieces[m];
+      if (m == r.pieces.size()) r.pieces.emplace_back();
+      Piece& p = r.pieces[m];
       p.it = s.Iterator();
       p.samples = 0;
       p.any = false;
@@ -470,33 +475,33 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
       }
       p.group = git->second;
     }
-    if (vals.size() < m * n) {
-      vals.resize(m * n);
-      has.resize(m * n);
+    r.m = m;
+    if (r.vals.size() < m * n) {
+      r.vals.resize(m * n);
+      r.has.resize(m * n);
     }
-
-    auto work = [&](size_t i) {
-      Piece& p = pieces[i];
-      thread_local std::vector<Point> pts;
-      pts.clear();
-      p.it->AppendRange(mint, maxt, &pts);
-      p.err = p.it->Err();
-      p.it.reset();
-      p.samples = pts.size();
-      if (!p.err.ok() || pts.empty()) return;
-      // Range selectors read around stale markers.
-      if (src.call != nullptr) DropStaleMarkers(&pts);
-      p.any = SeriesStepValues(src, pts, std::span<double>(&vals[i * n], n),
-                               std::span<uint8_t>(&has[i * n], n));
-    };
-    if (m >= 8) {
-      ParallelFor(m, work);
-    } else {
-      for (size_t i = 0; i < m; ++i) work(i);
-    }
-
-    for (size_t i = 0; i < m; ++i) {
-      Piece& p = pieces[i];
+    return true;
+  };
+  // Decodes piece i of `r` and computes its values at every step; runs on any thread.
+  auto decode = [&](Round& r, size_t i) {
+    Piece& p = r.pieces[i];
+    thread_local std::vector<Point> pts;
+    pts.clear();
+    p.it->AppendRange(mint, maxt, &pts);
+    p.err = p.it->Err();
+    p.it.reset();
+    p.samples = pts.size();
+    if (!p.err.ok() || pts.empty()) return;
+    // Range selectors read around stale markers.
+    if (src.call != nullptr) DropStaleMarkers(&pts);
+    p.any = SeriesStepValues(src, pts, std::span<double>(&r.vals[i * n], n),
+                             std::span<uint8_t>(&r.has[i * n], n));
+  };
+  // Folds the decoded round `r` into the result, in series order; false if the node does
+  // not fit.
+  auto fold = [&](const Round& r) -> absl::StatusOr<bool> {
+    for (size_t i = 0; i < r.m; ++i) {
+      const Piece& p = r.pieces[i];
       RETURN_IF_ERROR(p.err);
       loaded_samples_ += static_cast<int64_t>(p.samples);
       if (opts_.max_samples > 0 && loaded_samples_ > opts_.max_samples) {
@@ -504,8 +509,8 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
             "query processing would load too many samples into memory in query execution");
       }
       if (p.samples == 0) continue;
-      const double* pv = &vals[i * n];
-      const uint8_t* ph = &has[i * n];
+      const double* pv = &r.vals[i * n];
+      const uint8_t* ph = &r.has[i * n];
       if (agg == nullptr) {
         if (!seen_labels.insert(p.labels).second) return false;
         if (p.any && src.counter_fn) CheckCounterName(counter_arg, p.metric);
@@ -535,6 +540,47 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
         }
       }
     }
+    return true;
+  };
+
+  // Two rounds are in flight: while the workers decode one, the calling thread reads the
+  // next one's series and folds the one before, so that its serial work overlaps theirs.
+  // A round decodes in the background if it is one of several and the round before had
+  // samples enough to pay for waking a worker (~30 us of CPU; ~16 samples a series decode
+  // in that time over a round); else ParallelFor decodes it at once and wakes the workers
+  // only if it lasts.
+  constexpr size_t kBackgroundSamplesPerSeries = 16;
+  Round rounds[2];
+  Round* cur = &rounds[0];
+  Round* next = &rounds[1];
+  ParallelTask decoding;  // declared after the rounds: its destructor waits for the workers
+  auto start = [&](Round* r, bool background) {
+    if (background) {
+      decoding.Start(r->m, [&, r](size_t i) { decode(*r, i); });
+    } else if (r->m >= 8) {
+      ParallelFor(r->m, [&](size_t i) { decode(*r, i); });
+    } else {
+      for (size_t i = 0; i < r->m; ++i) decode(*r, i);
+    }
+  };
+  ASSIGN_OR_RETURN(bool fits, prepare(*cur));
+  if (!fits) return false;
+  start(cur, more);
+  while (cur->m > 0) {
+    next->m = 0;
+    if (more) {
+      ASSIGN_OR_RETURN(fits, prepare(*next));
+      if (!fits) return false;
+    }
+    decoding.Wait();
+    if (next->m > 0) {
+      size_t samples = 0;
+      for (size_t i = 0; i < cur->m; ++i) samples += cur->pieces[i].samples;
+      start(next, samples >= kBackgroundSamplesPerSeries * cur->m);
+    }
+    ASSIGN_OR_RETURN(fits, fold(*cur));
+    if (!fits) return false;
+    std::swap(cur, next);
   }
   RETURN_IF_ERROR(ss->Err());
   for (auto& w : ss->Warnings()) warnings_.insert(w);

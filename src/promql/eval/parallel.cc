@@ -11,11 +11,11 @@
 #include <vector>
 
 namespace vigil::promql::eval {
-namespace {
 
-// One ParallelFor call: indices are claimed with an atomic counter by whoever runs it.
-struct Job {
-  const std::function<void(size_t)>* fn;
+// One ParallelFor call or ParallelTask: indices are claimed with an atomic counter by
+// whoever runs it.
+struct ParallelJob {
+  std::function<void(size_t)> fn;
   size_t n;
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
@@ -25,6 +25,13 @@ struct Job {
   // Runs pieces until none is left to claim.
   void Run() {
     for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) RunPiece(i);
+  }
+
+  // Runs the pieces left, then waits for the ones other threads are still running.
+  void Finish() {
+    Run();
+    std::unique_lock l(mu);
+    finished.wait(l, [&] { return done.load() == n; });
   }
 
   // Runs pieces until none is left or `until` has passed; true if some are left to claim.
@@ -38,7 +45,7 @@ struct Job {
 
  private:
   void RunPiece(size_t i) {
-    (*fn)(i);
+    fn(i);
     if (done.fetch_add(1) + 1 == n) {
       std::lock_guard l(mu);
       finished.notify_all();
@@ -52,6 +59,8 @@ struct Job {
 // finishes within this time would pay more for the wake-up than it gains.
 constexpr std::chrono::microseconds kWorkAloneFor{50};
 
+namespace {
+
 class Pool {
  public:
   static Pool& Get() {
@@ -62,26 +71,31 @@ class Pool {
 
   size_t width() const { return workers_ + 1; }
 
-  void Run(size_t n, const std::function<void(size_t)>& fn) {
-    auto job = std::make_shared<Job>();
-    job->fn = &fn;
-    job->n = n;
+  void Run(std::shared_ptr<ParallelJob> job) {
     if (workers_ == 0) return job->Run();
     // Unpublished, the job's pieces all ran on this thread if none is left.
     if (!job->RunUntil(std::chrono::steady_clock::now() + kWorkAloneFor)) return;
-    {
-      std::lock_guard l(mu_);
-      jobs_.push_back(job);
-      wake_.notify_all();
-    }
+    Publish(job);
+    Finish(job);
+  }
+
+  // Lets the workers run the job's pieces.
+  void Publish(const std::shared_ptr<ParallelJob>& job) {
+    if (workers_ == 0) return;
+    std::lock_guard l(mu_);
+    jobs_.push_back(job);
+    wake_.notify_all();
+  }
+
+  // Runs what is left of a published job on this thread and waits for the rest.
+  void Finish(const std::shared_ptr<ParallelJob>& job) {
     job->Run();
-    {
+    if (workers_ > 0) {
       std::lock_guard l(mu_);
       auto it = std::find(jobs_.begin(), jobs_.end(), job);
       if (it != jobs_.end()) jobs_.erase(it);
     }
-    std::unique_lock l(job->mu);
-    job->finished.wait(l, [&] { return job->done.load() == n; });
+    job->Finish();
   }
 
  private:
@@ -93,7 +107,7 @@ class Pool {
 
   void Work() {
     for (;;) {
-      std::shared_ptr<Job> job;
+      std::shared_ptr<ParallelJob> job;
       {
         std::unique_lock l(mu_);
         wake_.wait(l, [&] { return !jobs_.empty(); });
@@ -111,8 +125,15 @@ class Pool {
   size_t workers_ = 0;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> jobs_;
+  std::deque<std::shared_ptr<ParallelJob>> jobs_;
 };
+
+std::shared_ptr<ParallelJob> NewJob(size_t n, std::function<void(size_t)> fn) {
+  auto job = std::make_shared<ParallelJob>();
+  job->fn = std::move(fn);
+  job->n = n;
+  return job;
+}
 
 }  // namespace
 
@@ -122,7 +143,20 @@ void ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
     fn(0);
     return;
   }
-  Pool::Get().Run(n, fn);
+  Pool::Get().Run(NewJob(n, fn));
+}
+
+void ParallelTask::Start(size_t n, std::function<void(size_t)> fn) {
+  Wait();
+  if (n == 0) return;
+  job_ = NewJob(n, std::move(fn));
+  Pool::Get().Publish(job_);
+}
+
+void ParallelTask::Wait() {
+  if (job_ == nullptr) return;
+  Pool::Get().Finish(job_);
+  job_.reset();
 }
 
 size_t ParallelWidth() { return Pool::Get().width(); }

@@ -15,11 +15,33 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 namespace vigil::promql::eval {
 
 // Calls fn(i) once for each i in [0, n).
 void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
+
+struct ParallelJob;
+
+// A ParallelFor started in the background: the workers run pieces while the calling
+// thread does other work, and Wait() runs the pieces still unclaimed on the calling thread
+// and returns once every fn(i) has returned. Unlike ParallelFor, Start wakes the workers at
+// once. One task runs one call at a time; the destructor waits.
+class ParallelTask {
+ public:
+  ParallelTask() = default;
+  ParallelTask(const ParallelTask&) = delete;
+  ParallelTask& operator=(const ParallelTask&) = delete;
+  ~ParallelTask() { Wait(); }
+
+  // Waits for the task's previous call, then starts calling fn(i) for each i in [0, n).
+  void Start(size_t n, std::function<void(size_t)> fn);
+  void Wait();
+
+ private:
+  std::shared_ptr<ParallelJob> job_;
+};
 
 // Threads that may run pieces of one ParallelFor call (the caller plus the workers).
 size_t ParallelWidth();
