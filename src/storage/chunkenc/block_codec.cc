@@ -129,72 +129,109 @@ void WriteSeq(BitWriter& bw, std::span<const int64_t> v, const SeqPlan& p) {
   }
 }
 
-bool ReadSeq(BitReader& br, size_t n, std::vector<int64_t>* out, std::string* err) {
-  out->clear();
-  out->reserve(n);
-  uint64_t mode;
-  if (!br.ReadBits(1, &mode)) {
-    *err = "truncated sequence header";
-    return false;
-  }
-  if (mode == kModeFrameOfReference) {
-    uint64_t zmin, width;
-    if (!ReadUvarintBits(br, &zmin) || !br.ReadBits(kWidthBits, &width)) {
+// Reads an integer sequence written by WriteSeq one value at a time, so that decoders can
+// fold each value into their output as it comes instead of collecting the sequence first.
+class SeqReader {
+ public:
+  // Reads the header of a sequence of `n` values. False with `err` set if it is corrupt.
+  bool Start(BitReader& br, size_t n, std::string* err) {
+    n_ = n;
+    uint64_t mode;
+    if (!br.ReadBits(1, &mode)) {
       *err = "truncated sequence header";
       return false;
     }
-    if (width > 64) {
-      *err = fmt::format("bit width {} out of range", width);
-      return false;
+    buckets_ = mode == kModeBuckets;
+    if (!buckets_) {
+      uint64_t zmin, width;
+      if (!ReadUvarintBits(br, &zmin) || !br.ReadBits(kWidthBits, &width)) {
+        *err = "truncated sequence header";
+        return false;
+      }
+      if (width > 64) {
+        *err = fmt::format("bit width {} out of range", width);
+        return false;
+      }
+      // Checked once here, so that Next never runs short on this mode.
+      if (n * width > br.bits_left()) {
+        *err = fmt::format("{} values of {} bits overrun the chunk", n, width);
+        return false;
+      }
+      base_ = static_cast<uint64_t>(ZigZagDecode(zmin));
+      width_ = static_cast<int>(width);
+      return true;
     }
-    if (n * width > br.bits_left()) {
-      *err = fmt::format("{} values of {} bits overrun the chunk", n, width);
-      return false;
-    }
-    uint64_t base = static_cast<uint64_t>(ZigZagDecode(zmin));
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t x;
-      br.ReadBits(static_cast<int>(width), &x);
-      out->push_back(static_cast<int64_t>(base + x));
+    for (int& x : w_) {
+      uint64_t raw;
+      if (!br.ReadBits(kWidthBits, &raw)) {
+        *err = "truncated sequence header";
+        return false;
+      }
+      if (raw < 1 || raw > 64) {
+        *err = fmt::format("bucket width {} out of range", raw);
+        return false;
+      }
+      x = static_cast<int>(raw);
     }
     return true;
   }
-  int w[3];
-  for (int& x : w) {
-    uint64_t raw;
-    if (!br.ReadBits(kWidthBits, &raw)) {
-      *err = "truncated sequence header";
-      return false;
+
+  // The `i`th value (values are read in order). False with `err` set on truncation.
+  // Inlined into the decode loops, which pass a local BitReader: with no call taking its
+  // address, it stays in registers.
+  [[gnu::always_inline]] bool Next(BitReader& br, size_t i, int64_t* v, std::string* err) {
+    uint64_t x = 0;
+    if (!buckets_) {
+      Take(br, width_, &x);  // Start checked that the bits are there
+      *v = static_cast<int64_t>(base_ + x);
+      return true;
     }
-    if (raw < 1 || raw > 64) {
-      *err = fmt::format("bucket width {} out of range", raw);
-      return false;
+    // '0' for zero, else up to four ones pick a bucket width; the prefix in one peek.
+    int avail = br.Fill();
+    int ones = std::min(std::countl_one(br.Peek()), 4);
+    int prefix_bits = ones == 4 ? 4 : ones + 1;
+    if (avail < prefix_bits) return Truncated(i, err);
+    br.Skip(prefix_bits);
+    if (ones == 0) {
+      *v = 0;
+      return true;
     }
-    x = static_cast<int>(raw);
+    if (!Take(br, ones == 4 ? 64 : w_[ones - 1], &x)) return Truncated(i, err);
+    *v = ZigZagDecode(x);
+    return true;
   }
-  for (size_t i = 0; i < n; ++i) {
-    int ones = 0;
-    bool bit = true;
-    while (ones < 4) {
-      if (!br.ReadBit(&bit)) {
-        *err = fmt::format("truncated at value {} of {}", i, n);
-        return false;
-      }
-      if (!bit) break;
-      ++ones;
+
+ private:
+  // BitReader::ReadBits without its out-of-line slow path (which would take the reader's
+  // address): `width` 0..64 bits, in two parts past the 56 that Fill guarantees.
+  [[gnu::always_inline]] static bool Take56(BitReader& br, int width, uint64_t* x) {
+    if (width == 0) {
+      *x = 0;
+      return true;
     }
-    uint64_t z = 0;
-    if (ones > 0) {
-      int width = ones == 4 ? 64 : w[ones - 1];
-      if (!br.ReadBits(width, &z)) {
-        *err = fmt::format("truncated at value {} of {}", i, n);
-        return false;
-      }
-    }
-    out->push_back(ZigZagDecode(z));
+    if (br.Fill() < width) return false;
+    *x = br.TakeUnchecked(width);
+    return true;
   }
-  return true;
-}
+  [[gnu::always_inline]] static bool Take(BitReader& br, int width, uint64_t* x) {
+    if (width <= 56) return Take56(br, width, x);
+    uint64_t hi, lo;
+    if (!Take56(br, width - 32, &hi) || !Take56(br, 32, &lo)) return false;
+    *x = hi << 32 | lo;
+    return true;
+  }
+
+  bool Truncated(size_t i, std::string* err) const {
+    *err = fmt::format("truncated at value {} of {}", i, n_);
+    return false;
+  }
+
+  size_t n_ = 0;
+  bool buckets_ = false;
+  uint64_t base_ = 0;  // frame of reference
+  int width_ = 0;
+  int w_[3] = {1, 1, 1};  // bucket widths
+};
 
 // ---- values ---------------------------------------------------------------------------
 
@@ -251,115 +288,67 @@ std::vector<int64_t> Diff(std::span<const int64_t> v) {
   return d;
 }
 
-void Integrate(std::vector<int64_t>& v, int64_t first) {
-  uint64_t acc = static_cast<uint64_t>(first);
-  for (auto& x : v) {
-    acc += static_cast<uint64_t>(x);
-    x = static_cast<int64_t>(acc);
-  }
-  v.insert(v.begin(), first);
-}
-
 // ---- iterator ---------------------------------------------------------------------------
 
-class BlockIterator final : public Iterator {
- public:
-  explicit BlockIterator(std::string_view b) : b_(b) {}
-
-  bool Next() override {
-    if (!Ready()) return false;
-    if (i_ + 1 >= static_cast<int64_t>(ts_.size())) {
-      i_ = static_cast<int64_t>(ts_.size());
-      return false;
-    }
-    ++i_;
-    return true;
-  }
-  bool Seek(int64_t t) override {
-    if (!Ready()) return false;
-    if (i_ >= static_cast<int64_t>(ts_.size())) return false;
-    if (i_ >= 0 && ts_[i_] >= t) return true;
-    auto start = ts_.begin() + std::max<int64_t>(i_, 0);
-    auto it = std::lower_bound(start, ts_.end(), t);
-    i_ = it - ts_.begin();
-    return it != ts_.end();
-  }
-  model::Sample At() const override { return {ts_[i_], vs_[i_]}; }
-  absl::Status Err() const override { return err_; }
-  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override {
-    if (!Ready() || i_ >= static_cast<int64_t>(ts_.size())) return;
-    auto from = std::lower_bound(ts_.begin() + std::max<int64_t>(i_, 0), ts_.end(), mint);
-    auto to = std::upper_bound(from, ts_.end(), maxt);
-    for (auto it = from; it != to; ++it) out->push_back({*it, vs_[it - ts_.begin()]});
-    i_ = static_cast<int64_t>(ts_.size());
-  }
-
- private:
-  bool Ready() {
-    if (!decoded_) {
-      decoded_ = true;
-      std::string err;
-      if (!Decode(&err)) {
-        err_ = absl::DataLossError(fmt::format("block chunk: {}", err));
-        ts_.clear();
-        vs_.clear();
-      }
-    }
-    return err_.ok();
-  }
-  bool Decode(std::string* err);
-
-  std::string_view b_;
-  bool decoded_ = false;
-  std::vector<int64_t> ts_;
-  std::vector<double> vs_;
-  int64_t i_ = -1;
-  absl::Status err_;
-};
-
-bool BlockIterator::Decode(std::string* err) {
-  if (b_.size() < format::kCountBytes + 1) {
-    *err = fmt::format("{} bytes is shorter than its header", b_.size());
+// Appends the chunk's samples to `out`, decoding each sequence straight into them. False
+// with `err` set if the bytes are corrupt; `out` then holds garbage past its old size,
+// which the caller drops.
+bool DecodeInto(std::string_view b, std::vector<model::Sample>* out, std::string* err) {
+  if (b.size() < format::kCountBytes + 1) {
+    *err = fmt::format("{} bytes is shorter than its header", b.size());
     return false;
   }
-  auto* p = reinterpret_cast<const uint8_t*>(b_.data());
+  auto* p = reinterpret_cast<const uint8_t*>(b.data());
   size_t n = size_t{p[0]} << 8 | p[1];
   uint8_t scheme = p[2];
   auto ts_scheme = static_cast<TsScheme>(scheme >> 4);
   auto v_scheme = static_cast<ValueScheme>(scheme & 0xf);
   if (n == 0) return true;
-  BitReader br(p + 3, b_.size() - 3);
+  BitReader br(p + 3, b.size() - 3);
+  const size_t first = out->size();
+  out->resize(first + n);
+  model::Sample* s = out->data() + first;
 
-  // Timestamps.
+  // Timestamps: t0, then the first delta and the delta-of-deltas (modulo 2^64).
   uint64_t z;
   if (!ReadUvarintBits(br, &z)) {
     *err = "truncated first timestamp";
     return false;
   }
-  int64_t t0 = ZigZagDecode(z);
-  if (n == 1) {
-    ts_.push_back(t0);
-  } else {
+  uint64_t t = static_cast<uint64_t>(ZigZagDecode(z));
+  s[0].t = static_cast<int64_t>(t);
+  if (n >= 2) {
     uint64_t delta;
     if (!ReadUvarintBits(br, &delta)) {
       *err = "truncated first delta";
       return false;
     }
-    std::vector<int64_t> dods;
     if (ts_scheme == TsScheme::kRegular) {
-      dods.assign(n - 2, 0);
+      for (size_t i = 1; i < n; ++i) s[i].t = static_cast<int64_t>(t + i * delta);
     } else if (ts_scheme == TsScheme::kPackedDod) {
-      if (!ReadSeq(br, n - 2, &dods, err)) {
+      SeqReader dods;
+      if (!dods.Start(br, n - 2, err)) {
         *err = "timestamps: " + *err;
         return false;
       }
+      t += delta;
+      s[1].t = static_cast<int64_t>(t);
+      BitReader r = br;
+      for (size_t i = 2; i < n; ++i) {
+        int64_t dod;
+        if (!dods.Next(r, i - 2, &dod, err)) {
+          *err = "timestamps: " + *err;
+          return false;
+        }
+        delta += static_cast<uint64_t>(dod);
+        t += delta;
+        s[i].t = static_cast<int64_t>(t);
+      }
+      br = r;
     } else {
       *err = fmt::format("unknown timestamp scheme {}", scheme >> 4);
       return false;
     }
-    Integrate(dods, static_cast<int64_t>(delta));
-    Integrate(dods, t0);
-    ts_ = std::move(dods);
   }
 
   // Values.
@@ -370,14 +359,13 @@ bool BlockIterator::Decode(std::string* err) {
         *err = "truncated constant value";
         return false;
       }
-      vs_.assign(n, std::bit_cast<double>(bits));
+      for (size_t i = 0; i < n; ++i) s[i].v = std::bit_cast<double>(bits);
       return true;
     }
     case ValueScheme::kXor: {
       XorValueReader r;
-      vs_.resize(n);
       for (size_t i = 0; i < n; ++i) {
-        if (!r.Read(br, &vs_[i])) {
+        if (!r.Read(br, &s[i].v)) {
           *err = fmt::format("corrupt xor value {} of {}", i, n);
           return false;
         }
@@ -399,32 +387,132 @@ bool BlockIterator::Decode(std::string* err) {
         *err = "bad decimal multiplier";
         return false;
       }
-      int64_t heads[2] = {0, 0};
+      uint64_t heads[2] = {0, 0};
       for (uint64_t i = 0; i < order; ++i) {
         if (!ReadUvarintBits(br, &z)) {
           *err = "truncated decimal heads";
           return false;
         }
-        heads[i] = ZigZagDecode(z);
+        heads[i] = static_cast<uint64_t>(ZigZagDecode(z));
       }
-      std::vector<int64_t> ints;
-      if (!ReadSeq(br, n - order, &ints, err)) {
+      SeqReader seq;
+      if (!seq.Start(br, n - order, err)) {
         *err = "values: " + *err;
         return false;
       }
-      if (mult != 1) {
-        for (auto& x : ints) x = static_cast<int64_t>(static_cast<uint64_t>(x) * mult);
+      // The decimal integers, undone from `order` differences as they are read: the
+      // sequence holds (x[i] - x[i-1]) * mult for order 1, and the differences of those
+      // for order 2, whose first value heads[1] is the first difference.
+      // Integers (e == 0) skip the division: its throughput bounds this loop otherwise.
+      const double scale = kPow10[e];
+      auto value = [e, scale](uint64_t x) {
+        double v = static_cast<double>(static_cast<int64_t>(x));
+        return e == 0 ? v : v / scale;
+      };
+      uint64_t x = heads[0];
+      uint64_t d = heads[1];
+      size_t i = 0;
+      if (order >= 1) s[i++].v = value(x);
+      if (order == 2) {
+        x += d;
+        s[i++].v = value(x);
       }
-      if (order == 2) Integrate(ints, heads[1]);
-      if (order >= 1) Integrate(ints, heads[0]);
-      vs_.resize(n);
-      for (size_t i = 0; i < n; ++i) vs_[i] = static_cast<double>(ints[i]) / kPow10[e];
+      BitReader r = br;
+      for (size_t j = 0; i < n; ++i, ++j) {
+        int64_t raw;
+        if (!seq.Next(r, j, &raw, err)) {
+          *err = "values: " + *err;
+          return false;
+        }
+        uint64_t y = static_cast<uint64_t>(raw) * mult;
+        if (order == 0) {
+          x = y;
+        } else if (order == 1) {
+          x += y;
+        } else {
+          d += y;
+          x += d;
+        }
+        s[i].v = value(x);
+      }
       return true;
     }
   }
   *err = fmt::format("unknown value scheme {}", scheme & 0xf);
   return false;
 }
+
+bool TimeLess(const model::Sample& s, int64_t t) { return s.t < t; }
+
+class BlockIterator final : public Iterator {
+ public:
+  explicit BlockIterator(std::string_view b) : b_(b) {}
+
+  bool Next() override {
+    if (!Ready()) return false;
+    if (i_ + 1 >= static_cast<int64_t>(samples_.size())) {
+      i_ = static_cast<int64_t>(samples_.size());
+      return false;
+    }
+    ++i_;
+    return true;
+  }
+  bool Seek(int64_t t) override {
+    if (!Ready()) return false;
+    if (i_ >= static_cast<int64_t>(samples_.size())) return false;
+    if (i_ >= 0 && samples_[i_].t >= t) return true;
+    auto start = samples_.begin() + std::max<int64_t>(i_, 0);
+    auto it = std::lower_bound(start, samples_.end(), t, TimeLess);
+    i_ = it - samples_.begin();
+    return it != samples_.end();
+  }
+  model::Sample At() const override { return samples_[i_]; }
+  absl::Status Err() const override { return err_; }
+  void AppendRange(int64_t mint, int64_t maxt, std::vector<model::Sample>* out) override {
+    if (!decoded_) {
+      // Not read yet: decode straight into `out`, then keep [mint, maxt] of it.
+      decoded_ = true;
+      const size_t first = out->size();
+      std::string err;
+      if (!DecodeInto(b_, out, &err)) {
+        out->resize(first);
+        err_ = Corrupt(err);
+        return;
+      }
+      auto lo = std::lower_bound(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(), mint, TimeLess);
+      auto hi = std::upper_bound(lo, out->end(), maxt, [](int64_t t, const model::Sample& s) { return t < s.t; });
+      out->erase(hi, out->end());
+      out->erase(out->begin() + static_cast<std::ptrdiff_t>(first), lo);
+      return;
+    }
+    if (!err_.ok() || i_ >= static_cast<int64_t>(samples_.size())) return;
+    auto from = std::lower_bound(samples_.begin() + std::max<int64_t>(i_, 0), samples_.end(), mint, TimeLess);
+    for (auto it = from; it != samples_.end() && it->t <= maxt; ++it) out->push_back(*it);
+    i_ = static_cast<int64_t>(samples_.size());
+  }
+
+ private:
+  static absl::Status Corrupt(std::string_view err) {
+    return absl::DataLossError(fmt::format("block chunk: {}", err));
+  }
+  bool Ready() {
+    if (!decoded_) {
+      decoded_ = true;
+      std::string err;
+      if (!DecodeInto(b_, &samples_, &err)) {
+        err_ = Corrupt(err);
+        samples_.clear();
+      }
+    }
+    return err_.ok();
+  }
+
+  std::string_view b_;
+  bool decoded_ = false;
+  std::vector<model::Sample> samples_;
+  int64_t i_ = -1;
+  absl::Status err_;
+};
 
 }  // namespace
 

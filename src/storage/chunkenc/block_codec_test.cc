@@ -212,6 +212,41 @@ TEST(BlockCodec, CorruptBytesGiveErrorsNotCrashes) {
   }
 }
 
+// AppendRange decodes straight into its output: on truncated and bit-flipped chunks of
+// every scheme it must give what Next() gives, error included.
+TEST(BlockCodec, AppendRangeMatchesNextOnCorruptBytes) {
+  std::mt19937_64 rng(13);
+  for (int kind = 0; kind < 10; ++kind) {
+    auto s = testutil::NodeExporterLike(kind % 8, 120, rng);
+    if (kind >= 8) {
+      for (auto& x : s) x.t += static_cast<int64_t>(rng() % 2000);  // packed timestamps
+    }
+    if (kind == 9) s[40].v = 3.141592653589793;  // XOR values
+    auto enc = EncodeBlockChunk(s);
+    ASSERT_TRUE(enc.ok());
+    const std::string& good = *enc;
+    auto check = [&](std::string_view bad, const std::string& what) {
+      auto want_it = NewIterator(Encoding::kBlock, bad);
+      std::vector<Sample> want;
+      while (want_it->Next()) want.push_back(want_it->At());
+      auto got_it = NewIterator(Encoding::kBlock, bad);
+      std::vector<Sample> got = {{1, 2}};  // AppendRange appends
+      got_it->AppendRange(model::kMinTime, model::kMaxTime, &got);
+      EXPECT_EQ(want_it->Err(), got_it->Err()) << what;
+      want.insert(want.begin(), {1, 2});
+      EXPECT_EQ(want, got) << what;
+    };
+    for (size_t cut = 0; cut <= good.size(); ++cut) {
+      check(std::string_view(good).substr(0, cut), "kind " + std::to_string(kind) + " cut " + std::to_string(cut));
+    }
+    for (int trial = 0; trial < 500; ++trial) {
+      std::string bad = good;
+      bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+      check(bad, "kind " + std::to_string(kind) + " trial " + std::to_string(trial));
+    }
+  }
+}
+
 // The number the block codec exists for: bytes per sample on node_exporter-shaped data,
 // against XOR chunks of 120 samples. The mix follows bench/gen_workload.py roughly.
 TEST(BlockCodec, BeatsXorOnNodeExporterShapedData) {
