@@ -545,7 +545,7 @@ absl::StatusOr<bool> Evaluator::SourceColumns(const Expr& e, const AggregateExpr
         group_labels.push_back(&lab);
       }
       p.hash = hash;
-      auto [git, fresh] = group_index.emplace(key, static_cast<uint32_t>(groups.size()));
+      auto [git, fresh] = group_index.try_emplace(key, static_cast<uint32_t>(groups.size()));
       if (fresh) {
         if ((groups.size() + 1) * n > kMaxCells) return false;
         std::vector<model::Label> copy;

@@ -35,10 +35,12 @@ struct ParallelJob {
   }
 
   // Runs pieces until none is left or `until` has passed; true if some are left to claim.
+  // The clock is read every 8 pieces: a piece can take less time than reading it.
   bool RunUntil(std::chrono::steady_clock::time_point until) {
+    size_t ran = 0;
     for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
       RunPiece(i);
-      if (std::chrono::steady_clock::now() >= until) return next.load() < n;
+      if (++ran % 8 == 0 && std::chrono::steady_clock::now() >= until) return next.load() < n;
     }
     return false;
   }
