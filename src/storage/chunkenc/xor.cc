@@ -356,7 +356,8 @@ enum class SampleResult { kOk, kTruncated, kCorruptValue };
   *dod_end_bits = static_cast<int64_t>(br.bits_left());
   s.t = static_cast<int64_t>(static_cast<uint64_t>(s.t) + s.delta);
 
-  br.RefillUnchecked();
+  // No refill here: at least 24 bits are left after the timestamp (32 after a narrow
+  // dod), enough for the value's control bits and header; its bits refill if short.
   head = br.Peek();
   if (head >> 63 == 0) {
     br.Skip(1);  // same value
@@ -377,11 +378,12 @@ enum class SampleResult { kOk, kTruncated, kCorruptValue };
   } else {
     br.Skip(2);
   }
+  if (s.sig > br.valid()) br.RefillUnchecked();
   uint64_t m;
   if (s.sig <= br.valid()) {
     m = br.TakeUnchecked(s.sig);
   } else {
-    // Wider than what is left after the header (>= 43 bits): in two parts.
+    // Wider than a refill shows (> 56 bits): in two parts.
     m = br.TakeUnchecked(s.sig - 32) << 32;
     br.RefillUnchecked();
     m |= br.TakeUnchecked(32);
