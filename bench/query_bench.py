@@ -61,6 +61,9 @@ def main():
     ap.add_argument("--json-out")
     ap.add_argument("--args", default="", help="extra server flags")
     ap.add_argument("--perf", help="record a `perf record -g` profile of the timed queries to this file")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to wait after ready, so the background loop has re-encoded the replayed "
+                         "complete chunks, as it has after the shared benchmark's ingest and snapshot")
     a = ap.parse_args()
 
     sys.path.insert(0, a.bench_dir)
@@ -95,6 +98,7 @@ def main():
                 sys.exit("server not ready after 300 s")
             time.sleep(0.2)
         ready_cpu = cpu_ms(proc.pid)
+        time.sleep(a.settle)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         only = set(x for x in a.only.split(",") if x)
         perf = None

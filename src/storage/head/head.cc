@@ -507,17 +507,23 @@ int64_t Head::ResolveReplay(std::span<const RefSample> samples,
 void Head::ApplyReplay(std::span<const ReplayTarget> samples) {
   int64_t stored_n = 0, new_chunks = 0;
   int64_t mint = model::kMaxTime, maxt = model::kMinTime;
+  std::vector<Ref> completed;  // series whose chunk before a new one is complete
   for (const ReplayTarget& smp : samples) {
     MemSeries* s = smp.series;
     Reject reject = Reject::kNone;
     bool new_chunk = false;
     bool stored;
+    bool completed_one;
     {
       std::lock_guard slock(SeriesLock(s->ref));
       stored = s->Apply(smp.t, smp.v, opts_.out_of_order_window_ms, opts_.chunk_range_ms,
                         opts_.max_samples_per_chunk, &reject, &new_chunk);
+      completed_one = new_chunk && s->chunks.size() > 1;
     }
     if (new_chunk) new_chunks++;
+    // As after a commit: replayed chunks that are complete go to the denser codec too,
+    // or a restarted head would keep them in XOR (~2.9x the bytes) until truncation.
+    if (completed_one) completed.push_back(s->ref);
     if (stored) {
       stored_n++;
       mint = std::min(mint, smp.t);
@@ -530,6 +536,7 @@ void Head::ApplyReplay(std::span<const ReplayTarget> samples) {
     samples_appended_.fetch_add(stored_n, std::memory_order_relaxed);
   }
   if (new_chunks > 0) num_chunks_.fetch_add(new_chunks, std::memory_order_relaxed);
+  if (!completed.empty()) QueueRecode(completed);
 }
 
 bool Head::SeriesExists(Ref ref) const {

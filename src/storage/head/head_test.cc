@@ -588,6 +588,20 @@ TEST(Head, ShardedReplayKeepsEachSeriesOnOneShardInOrder) {
   EXPECT_EQ(h.Stats().samples_appended, kSeries * kSamples);
 }
 
+TEST(Head, ReplayedCompleteChunksAreRecoded) {
+  Head h({});
+  h.ReplaySeries(1, Labels{{"__name__", "m"}, {"__tenant__", "default"}});
+  std::vector<RefSample> batch;
+  for (int i = 0; i < 300; i++) batch.push_back({1, i * 15000, 1000.0 + (i % 5)});
+  EXPECT_EQ(h.ReplaySamples(batch), 0);
+  h.EndReplay();
+  Result before = ReadAll(h);
+  size_t mem_before = h.MemoryBytes();
+  EXPECT_GT(h.RecodeChunks(), 0);  // the two complete chunks of 120 samples
+  EXPECT_LT(h.MemoryBytes(), mem_before);
+  EXPECT_EQ(ReadAll(h), before);
+}
+
 class RecordingLogger : public WalLogger {
  public:
   absl::Status LogCommit(std::span<const RefSeries> series,
