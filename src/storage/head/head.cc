@@ -202,6 +202,33 @@ MemSeries* Head::PinByRef(Ref ref) const {
   return it->second.get();
 }
 
+void Head::PinAll(std::span<const Ref> refs, std::vector<MemSeries*>* out) const {
+  out->reserve(out->size() + refs.size());
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < refs.size(); i++) {
+    if (i + kAhead < refs.size()) {
+      // The index slots are read in ref order, but the series and their locks are
+      // scattered: fetch them ahead. (A stale pointer only wastes the prefetch.)
+      if (const MemSeries* ahead = ref_index_.Load(refs[i + kAhead])) {
+        __builtin_prefetch(&ahead->pending, 1);
+      }
+      __builtin_prefetch(&SeriesLock(refs[i + kAhead]), 1);
+    }
+    const Ref ref = refs[i];
+    if (MemSeries* s = ref_index_.Load(ref)) {
+      std::lock_guard lock(SeriesLock(ref));
+      // As in PinAndCheck: an unchanged slot under the series lock means `s` is alive
+      // (garbage collection checks `pending` and clears the slot under this lock).
+      if (ref_index_.Load(ref) == s) {
+        s->pending.fetch_add(1, std::memory_order_acq_rel);
+        out->push_back(s);
+        continue;
+      }
+    }
+    if (MemSeries* s = PinByRef(ref)) out->push_back(s);
+  }
+}
+
 MemSeries* Head::PinAndCheck(Ref ref, int64_t t, double v, AppendCheck* check, Reject* reject,
                              int64_t* last_t, AppendHints* hints) {
   MemSeries* s = ref_index_.Load(ref);

@@ -282,6 +282,9 @@ class Head {
       std::string_view tenant, bool check_limits, Ref forced_ref, bool pin, bool* created);
   // Looks up by ref and pins (pending++) the series; null if unknown.
   MemSeries* PinByRef(Ref ref) const;
+  // PinByRef for each of `refs`, appending the series found to `out`: through the
+  // lock-free index where it has them, a few refs ahead of the series it pins.
+  void PinAll(std::span<const Ref> refs, std::vector<MemSeries*>* out) const;
   // The append path's lookup: finds `ref` through the lock-free index and, under one
   // acquisition of its series lock, pins it and classifies (t, v) against it (see
   // MemSeries::Check). Null if the ref is not indexed or the series is gone.

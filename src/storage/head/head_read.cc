@@ -376,10 +376,7 @@ class HeadQuerier final : public storage::Querier {
                                              const model::Matchers& matchers) override {
     RefList refs = head_->Postings(WithTenant(matchers));
     std::vector<MemSeries*> series;
-    series.reserve(refs.size());
-    for (Ref ref : refs) {
-      if (MemSeries* s = head_->PinByRef(ref)) series.push_back(s);
-    }
+    head_->PinAll(refs, &series);
     if (sorted) {
       // Every selected series has the querier's tenant, so sorting without the tenant
       // label is the order of the labels returned.
