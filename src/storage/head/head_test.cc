@@ -408,16 +408,18 @@ TEST(Head, SortedSelectOrdersByLabelsWithoutTheTenant) {
 TEST(Head, SortedSelectOrdersManyRandomSeriesAsLabelsCompare) {
   Head h({});
   std::mt19937 rng(3);
-  // Few distinct strings, so that series share prefixes and differ late or only in length.
+  // Few distinct strings, so that series share prefixes and differ late or only in length;
+  // up to 15 label pairs, more than the sort's packed prefix holds.
   const std::vector<std::string> strings = {"a", "b", "B", "aa", "a0", "_", "z", "", "x1"};
   std::vector<Labels> series;
   auto app = h.NewAppender("t1");
-  for (int i = 0; i < 2000; i++) {
+  for (int i = 0; i < 3000; i++) {
     std::map<std::string, std::string> m{{"__name__", strings[rng() % 3]}};
-    const int pairs = static_cast<int>(rng() % 4);
+    const int pairs = static_cast<int>(rng() % (i % 2 ? 4 : 15));
     for (int k = 0; k < pairs; k++) {
       std::string value = strings[rng() % strings.size()];
-      if (!value.empty()) m[strings[rng() % strings.size()] + "l"] = value;
+      std::string name = strings[rng() % strings.size()] + "l" + std::to_string(rng() % 3);
+      if (!value.empty()) m[name] = value;
     }
     std::vector<model::Label> v;
     for (const auto& [name, value] : m) v.push_back({name, value});
