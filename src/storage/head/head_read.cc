@@ -11,7 +11,6 @@
 namespace vigil::storage::head {
 namespace {
 
-
 std::unique_ptr<chunkenc::Iterator> NewChunkIterator(const SeriesData& d, const HeadChunk& c) {
   return chunkenc::NewIterator(d.Encoding(c), d.Bytes(c));
 }
@@ -237,6 +236,12 @@ void Head::SortByLabels(std::vector<MemSeries*>* series, SymbolId tenant_name) c
   starts.reserve(n + 1);
   absl::flat_hash_map<SymbolId, uint32_t> dense;
   std::vector<SymbolId> distinct;
+  // The last id seen at each position of a run and its index: neighbouring series mostly
+  // have the same label names, and often values, at the same positions, so this answers
+  // most lookups without the hash map.
+  constexpr size_t kMemo = 32;
+  std::pair<SymbolId, uint32_t> memo[kMemo];
+  std::fill(std::begin(memo), std::end(memo), std::pair<SymbolId, uint32_t>{kNoSymbol, 0});
   for (size_t j = 0; j < n; j++) {
     // The series' labels are scattered: fetch them a few series ahead (inline: GCC deletes
     // calls of a helper that only prefetches).
@@ -248,9 +253,13 @@ void Head::SortByLabels(std::vector<MemSeries*>* series, SymbolId tenant_name) c
     for (size_t i = 0; i + 1 < l.size(); i += 2) {
       if (l[i] == tenant_name) continue;
       for (SymbolId id : {l[i], l[i + 1]}) {
-        auto [it, fresh] = dense.try_emplace(id, static_cast<uint32_t>(distinct.size()));
-        if (fresh) distinct.push_back(id);
-        keys.push_back(it->second);
+        const size_t pos = (keys.size() - starts.back()) % kMemo;
+        if (memo[pos].first != id) {
+          auto [it, fresh] = dense.try_emplace(id, static_cast<uint32_t>(distinct.size()));
+          if (fresh) distinct.push_back(id);
+          memo[pos] = {id, it->second};
+        }
+        keys.push_back(memo[pos].second);
       }
     }
   }
