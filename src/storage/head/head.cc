@@ -1,6 +1,7 @@
 #include "storage/head/head.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 #include "base/status.h"
@@ -255,7 +256,29 @@ void Head::UpdateTimeBounds(int64_t t) {
 
 namespace {
 
+// The union of sorted ref lists.
 index::PostingsPtr MergeOf(std::vector<RefList> lists) {
+  size_t total = 0;
+  Ref max_ref = 0;
+  for (const RefList& l : lists) {
+    total += l.size();
+    if (!l.empty()) max_ref = std::max(max_ref, l.back());
+  }
+  if (lists.size() > 2 && total >= max_ref / 64) {
+    // Many lists with many refs (a regex over metric names): marking them in a bitmap over
+    // the dense refs and reading it out costs less than a k-way merge, which compares on
+    // a heap for every ref.
+    std::vector<uint64_t> bits(max_ref / 64 + 1);
+    for (const RefList& l : lists) {
+      for (Ref r : l) bits[r / 64] |= uint64_t{1} << (r % 64);
+    }
+    RefList out;
+    out.reserve(total);
+    for (size_t w = 0; w < bits.size(); w++) {
+      for (uint64_t b = bits[w]; b != 0; b &= b - 1) out.push_back(w * 64 + std::countr_zero(b));
+    }
+    return index::NewListPostings(std::move(out));
+  }
   std::vector<index::PostingsPtr> its;
   its.reserve(lists.size());
   for (auto& l : lists) its.push_back(index::NewListPostings(std::move(l)));

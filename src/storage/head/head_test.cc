@@ -228,6 +228,27 @@ TEST(Head, TenantsCannotSeeEachOthersSeries) {
   EXPECT_TRUE(q->LabelValues("__tenant__", {})->empty());
 }
 
+TEST(Head, RegexOverManyValuesSelectsTheUnionOfTheirSeries) {
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  // 300 series of 6 metrics, created interleaved so that every metric's refs span words
+  // of the union's bitmap.
+  for (int i = 0; i < 300; i++) {
+    ASSERT_TRUE(
+        app->Append(0, Series("m" + std::to_string(i % 6), std::to_string(i)), 1000, i).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  auto q = h.NewQuerier(kDefaultTenant, model::kMinTime, model::kMaxTime);
+  for (const auto& [regex, metrics] : std::vector<std::pair<std::string, std::string>>{
+           {"m1|m2|m4", "124"}, {"m[0-4]", "01234"}, {"m.+", "012345"}, {"m5|x|y", "5"}}) {
+    Result r = Read(*q, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", regex)});
+    EXPECT_EQ(r.size(), metrics.size() * 50) << regex;
+    for (const auto& [labels, samples] : r) {
+      EXPECT_NE(metrics.find(labels[1]), std::string::npos) << regex << " " << labels;
+    }
+  }
+}
+
 TEST(Head, OutOfOrderWindowAcceptsLateSamplesAndMergesThemIntoReads) {
   HeadOptions o;
   o.out_of_order_window_ms = 10000;
