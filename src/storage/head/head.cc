@@ -290,6 +290,8 @@ index::PostingsPtr MergeOf(std::vector<RefList> lists) {
 RefList Head::Postings(const model::Matchers& matchers) const {
   std::vector<index::PostingsPtr> positives;
   std::vector<index::PostingsPtr> negatives;
+  // Equality matchers are intersected inside MemPostings, without copying their lists.
+  std::vector<std::pair<SymbolId, SymbolId>> equal;
   for (const model::Matcher& m : matchers) {
     SymbolId name = symbols_.Find(m.name());
     bool matches_empty = m.MatchesEmpty();
@@ -301,7 +303,7 @@ RefList Head::Postings(const model::Matchers& matchers) const {
     if (m.type() == model::MatchType::kEqual && !m.value().empty()) {
       SymbolId v = symbols_.Find(m.value());
       if (v == kNoSymbol) return {};
-      positives.push_back(index::NewListPostings(postings_.Get(name, v)));
+      equal.emplace_back(name, v);
       continue;
     }
     if (m.type() == model::MatchType::kRegexMatch && !m.set_matches().empty() && !matches_empty) {
@@ -320,6 +322,11 @@ RefList Head::Postings(const model::Matchers& matchers) const {
     postings_.CollectValues(
         name, [&](SymbolId v) { return m.Matches(symbols_.Get(v)) != matches_empty; }, &lists);
     (matches_empty ? negatives : positives).push_back(MergeOf(std::move(lists)));
+  }
+  if (!equal.empty()) {
+    RefList refs = postings_.Intersect(equal);
+    if (refs.empty()) return {};
+    positives.push_back(index::NewListPostings(std::move(refs)));
   }
   index::PostingsPtr it = positives.empty() ? index::NewListPostings(postings_.All())
                                             : index::Intersect(std::move(positives));

@@ -252,5 +252,34 @@ void BM_SelectSortedNewest(benchmark::State& state) {
 }
 BENCHMARK(BM_SelectSortedNewest)->Arg(2000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
+// A sorted Select of one metric's 100 series out of a head of n series (n / 100 metrics):
+// what a small dashboard query pays to find its series in a large head.
+void BM_SelectOneMetric(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  Head h({});
+  auto app = h.NewAppender(kDefaultTenant);
+  std::vector<model::Labels> series = MakeSeries(n);
+  for (int i = 0; i < n; i++) {
+    std::vector<model::Label> l = series[i].vec();
+    l[0].value = "node_metric_" + std::to_string(i % (n / 100));
+    if (!app->Append(0, model::Labels(l), 1000, 1).ok()) state.SkipWithError("append");
+  }
+  if (!app->Commit().ok()) state.SkipWithError("commit");
+  SelectHints hints;
+  hints.start = 1;
+  hints.end = 2000;
+  hints.newest_only = true;
+  const model::Matchers ms = {
+      model::Matcher::MustMake(model::MatchType::kEqual, "__name__", "node_metric_7")};
+  for (auto _ : state) {
+    auto q = h.NewQuerier(kDefaultTenant, 1, 2000);
+    auto set = q->Select(true, hints, ms);
+    int64_t seen = 0;
+    while (set->Next()) seen++;
+    if (seen != 100) state.SkipWithError("series missing");
+  }
+}
+BENCHMARK(BM_SelectOneMetric)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace vigil::storage::head

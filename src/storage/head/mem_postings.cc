@@ -50,6 +50,51 @@ RefList MemPostings::Get(SymbolId name, SymbolId value) const {
   return vit->second;
 }
 
+namespace {
+
+// The first position in [from, end) whose ref is >= r. The step doubles until it passes r,
+// then the last step is searched, so walking a long list for a few refs costs
+// O(log gap) per ref instead of a scan.
+RefList::const_iterator SeekFrom(RefList::const_iterator from, RefList::const_iterator end, Ref r) {
+  ptrdiff_t step = 1;
+  while (step < end - from && from[step] < r) {
+    from += step;
+    step *= 2;
+  }
+  return std::lower_bound(from, from + std::min(step, end - from), r);
+}
+
+}  // namespace
+
+RefList MemPostings::Intersect(std::span<const std::pair<SymbolId, SymbolId>> pairs) const {
+  std::shared_lock lock(mu_);
+  std::vector<const RefList*> lists;
+  lists.reserve(pairs.size());
+  for (const auto& [name, value] : pairs) {
+    auto nit = index_.find(name);
+    if (nit == index_.end()) return {};
+    auto vit = nit->second.find(value);
+    if (vit == nit->second.end()) return {};
+    lists.push_back(&vit->second);
+  }
+  if (lists.empty()) return {};
+  std::sort(lists.begin(), lists.end(),
+            [](const RefList* a, const RefList* b) { return a->size() < b->size(); });
+  RefList out = *lists[0];
+  for (size_t i = 1; i < lists.size() && !out.empty(); ++i) {
+    auto at = lists[i]->begin();
+    const auto end = lists[i]->end();
+    size_t kept = 0;
+    for (Ref r : out) {
+      at = SeekFrom(at, end, r);
+      if (at == end) break;
+      if (*at == r) out[kept++] = r;
+    }
+    out.resize(kept);
+  }
+  return out;
+}
+
 RefList MemPostings::All() const {
   std::shared_lock lock(mu_);
   return all_;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <shared_mutex>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,6 +30,10 @@ class MemPostings {
   void Delete(Ref ref, std::span<const SymbolId> pairs);
 
   RefList Get(SymbolId name, SymbolId value) const;
+  // The refs in the lists of every (name, value) pair, intersected under the lock: only
+  // the shortest list is copied, so a selector's list (hundreds of refs) is not paid for
+  // with a copy of its tenant's (every series). Empty if a pair has no list or none given.
+  RefList Intersect(std::span<const std::pair<SymbolId, SymbolId>> pairs) const;
   RefList All() const;
   size_t NumSeries() const;
   // Appends to `out` the lists of every value of `name` accepted by `pred(value_id)`.
