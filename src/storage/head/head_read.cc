@@ -1,8 +1,10 @@
 // The head's read path: series iterators over captured chunks and the head Querier.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <numeric>
 #include <span>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "base/status.h"
@@ -218,6 +220,32 @@ class CapturedSeries final : public storage::Series {
   mutable bool shared_ = false;
 };
 
+// A sorted Select of fewer series sorts by comparisons (radix passes cost more).
+constexpr size_t kRadixSortMin = 1024;
+
+// Sorts `v` by key(x), an unsigned integer below 2^bits, with a stable LSD radix sort of a
+// byte per pass; a pass whose byte is the same in every element is skipped.
+template <typename T, typename Key>
+void RadixSort(std::vector<T>* v, int bits, Key key) {
+  const size_t n = v->size();
+  if (n < 2) return;
+  const int passes = (bits + 7) / 8;
+  std::vector<std::array<uint32_t, 256>> counts(static_cast<size_t>(passes));
+  for (const T& x : *v) {
+    const uint64_t k = key(x);
+    for (int p = 0; p < passes; p++) counts[p][(k >> (8 * p)) & 0xff]++;
+  }
+  std::vector<T> out(n);
+  for (int p = 0; p < passes; p++) {
+    std::array<uint32_t, 256>& c = counts[p];
+    if (c[(key((*v)[0]) >> (8 * p)) & 0xff] == n) continue;
+    uint32_t sum = 0;
+    for (uint32_t& slot : c) sum += std::exchange(slot, sum);
+    for (const T& x : *v) out[c[(key(x) >> (8 * p)) & 0xff]++] = x;
+    v->swap(out);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<storage::SampleIterator> NewSeriesIterator(std::shared_ptr<const SeriesData> d) {
@@ -317,12 +345,30 @@ void Head::SortByLabels(std::vector<MemSeries*>* series, SymbolId tenant_name) c
     return std::span<const uint32_t>(keys.data() + starts[i] + std::min(len, packed),
                                      len - std::min(len, packed));
   };
-  std::sort(records.begin(), records.end(), [&](const Record& a, const Record& b) {
+  auto less = [&](const Record& a, const Record& b) {
     if (a.hi != b.hi) return a.hi < b.hi;
     if (a.lo != b.lo) return a.lo < b.lo;
     std::span<const uint32_t> ra = rest(a.index), rb = rest(b.index);
     return std::lexicographical_compare(ra.begin(), ra.end(), rb.begin(), rb.end());
-  });
+  };
+  if (n < kRadixSortMin) {
+    std::sort(records.begin(), records.end(), less);
+  } else {
+    // A comparison sort of a large selection mispredicts a branch per comparison (it was
+    // ~25% of count_by_job): order by `hi` with a radix sort instead, then sort only the
+    // runs that tie on it. Labels are distinct, so `less` is a total order and the result
+    // is the one order a comparison sort gives.
+    RadixSort(&records, static_cast<int>(per_word) * bits, [](const Record& r) { return r.hi; });
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && records[j].hi == records[i].hi) j++;
+      if (j - i > 1) {
+        std::sort(records.begin() + static_cast<std::ptrdiff_t>(i),
+                  records.begin() + static_cast<std::ptrdiff_t>(j), less);
+      }
+      i = j;
+    }
+  }
   std::vector<MemSeries*> sorted(n);
   for (size_t i = 0; i < n; i++) sorted[i] = (*series)[records[i].index];
   *series = std::move(sorted);
