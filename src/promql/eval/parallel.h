@@ -5,8 +5,8 @@
 // use and kept for the life of the process. Every ParallelFor call runs pieces on its own
 // thread too, so a call always makes progress even when other queries keep the workers
 // busy, and concurrent calls from different queries share the workers. A call runs alone
-// for its first ~50 us and wakes the workers only if pieces are left by then: a small call
-// would spend more on the wake-up than it gains.
+// for its first ~50 us and wakes the workers only if the pieces left by then would take it
+// another ~250 us alone: a smaller call would spend more on the wake-up than it gains.
 //
 // Thread-safety: ParallelFor may be called from any number of threads at once. `fn` is
 // called concurrently for different indices and must only touch state of its own index
