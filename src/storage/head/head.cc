@@ -93,19 +93,38 @@ model::Labels Head::LabelsOf(const MemSeries& s, bool strip_tenant) const {
   return out;
 }
 
-void Head::AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out) const {
+void Head::AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out,
+                        std::vector<SymbolId>* assigned) const {
   auto& v = out->mutable_vec();
+  if (assigned != nullptr && assigned->size() != 2 * v.size()) {
+    assigned->assign(2 * v.size(), kNoSymbol);
+  }
+  // Whether slot k of `assigned` already holds `id`.
+  auto kept = [&](size_t k, SymbolId id) {
+    return assigned != nullptr && k < assigned->size() && (*assigned)[k] == id;
+  };
   size_t n = 0;
   for (size_t i = 0; i + 1 < s.labels.size(); i += 2) {
-    std::string_view name = symbols_.Get(s.labels[i]);
-    if (strip_tenant && name == kTenantLabel) continue;
-    if (n == v.size()) v.emplace_back();
+    const SymbolId name = s.labels[i];
+    const SymbolId value = s.labels[i + 1];
+    const bool same_name = kept(2 * n, name);
+    // A name already assigned is not the tenant's, which is never assigned.
+    if (!same_name && strip_tenant && symbols_.Get(name) == kTenantLabel) continue;
+    if (n == v.size()) {
+      v.emplace_back();
+      if (assigned != nullptr) assigned->insert(assigned->end(), {kNoSymbol, kNoSymbol});
+    }
     // assign() keeps the strings' buffers, so refilling one Labels allocates nothing.
-    v[n].name.assign(name);
-    v[n].value.assign(symbols_.Get(s.labels[i + 1]));
+    if (!same_name) v[n].name.assign(symbols_.Get(name));
+    if (!kept(2 * n + 1, value)) v[n].value.assign(symbols_.Get(value));
+    if (assigned != nullptr) {
+      (*assigned)[2 * n] = name;
+      (*assigned)[2 * n + 1] = value;
+    }
     n++;
   }
   v.resize(n);
+  if (assigned != nullptr) assigned->resize(2 * n);
 }
 
 absl::Status Head::CheckLimits(std::string_view tenant, std::string_view metric) {

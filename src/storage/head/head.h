@@ -260,8 +260,14 @@ class Head {
   // True if series `s` has exactly `labels` (sorted, with the tenant pair).
   bool LabelsEqual(const MemSeries& s, std::span<const std::pair<std::string_view, std::string_view>> labels) const;
   model::Labels LabelsOf(const MemSeries& s, bool strip_tenant) const;
-  // The same into `out`, reusing its strings' buffers.
-  void AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out) const;
+  // The same into `out`, reusing its strings' buffers. With `assigned`, which holds the
+  // symbols (name, value, name, ...) `out`'s strings were last assigned from and is kept
+  // beside `out` by the caller (same strip_tenant each time), strings whose symbol is
+  // unchanged are not copied again: series visited in labels order mostly share names
+  // and many values. The symbols in `assigned` must still be referenced (the series they
+  // came from pinned), so that an id still names the same string.
+  void AssignLabels(const MemSeries& s, bool strip_tenant, model::Labels* out,
+                    std::vector<SymbolId>* assigned = nullptr) const;
   // Capture's samples part for a series the caller keeps alive (by a pin or the ref
   // stripe lock): takes the series lock; leaves out->labels alone.
   bool CaptureSamples(const MemSeries& s, int64_t mint, int64_t maxt, SeriesData* out) const;

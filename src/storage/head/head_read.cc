@@ -213,6 +213,9 @@ class CapturedSeries final : public storage::Series {
   }
 
   model::Labels labels_;
+  // The symbols labels_' strings hold (see Head::AssignLabels); the set's series stay
+  // pinned until it is dropped, so these stay referenced.
+  std::vector<SymbolId> label_symbols_;
   bool newest_only_ = false;  // the answer is newest_, not d_
   model::Sample newest_{0, 0};
   std::shared_ptr<SeriesData> d_;
@@ -424,7 +427,7 @@ class HeadSeriesSet final : public storage::SeriesSet {
         }
         if (!head_->CaptureSamples(s, mint_, maxt_, cur_.d_.get())) continue;
       }
-      head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_);
+      head_->AssignLabels(s, /*strip_tenant=*/true, &cur_.labels_, &cur_.label_symbols_);
       return true;
     }
     cur_.d_.reset();
