@@ -224,6 +224,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Server::Impl* srv) : stream_(std::move(socket)), srv_(srv) {
     beast::error_code ec;
+    // Synchronous writes (see Write) return would_block instead of waiting.
+    stream_.socket().non_blocking(true, ec);
+    non_blocking_ = !ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = fmt::format("{}:{}", ep.address().to_string(), ep.port());
   }
@@ -380,14 +383,26 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(res, /*counted=*/false);
   }
 
+  // Called on the session's io thread.
   void Write(std::shared_ptr<bhttp::response<bhttp::string_body>> res, bool counted) {
+    // Most answers fit in the socket's send buffer: written at once, without the
+    // asynchronous write's timer and completion, which cost the io threads a wake-up and a
+    // context switch each per request. What does not fit goes on asynchronously.
+    auto sr = std::make_shared<bhttp::serializer<false, bhttp::string_body>>(*res);
+    beast::error_code ec = asio::error::would_block;
+    if (non_blocking_) bhttp::write(stream_.socket(), *sr, ec);
+    if (ec != asio::error::would_block) return Written(ec, *res, counted);
     stream_.expires_after(std::chrono::seconds(60));
-    bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, counted](beast::error_code ec, size_t) {
-                         if (counted) self->srv_->in_flight.fetch_sub(1);
-                         if (ec || res->need_eof()) return self->Close();
-                         self->Read();
+    bhttp::async_write(stream_, *sr,
+                       [self = shared_from_this(), res, sr, counted](beast::error_code ec, size_t) {
+                         self->Written(ec, *res, counted);
                        });
+  }
+
+  void Written(beast::error_code ec, const bhttp::response<bhttp::string_body>& res, bool counted) {
+    if (counted) srv_->in_flight.fetch_sub(1);
+    if (ec || res.need_eof()) return Close();
+    Read();
   }
 
   void Close() {
@@ -401,6 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl* srv_;
   std::string remote_;
   bool keep_alive_ = false;
+  bool non_blocking_ = false;  // the socket's synchronous operations never wait
 };
 
 absl::Status Server::Impl::Start() {

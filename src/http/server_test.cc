@@ -136,6 +136,24 @@ TEST_F(ServerTest, ReadsBodiesLargerThanOneReadIntact) {
   EXPECT_EQ(c.Do("GET", "/hello?name=after").body, "hi after");
 }
 
+TEST_F(ServerTest, WritesAnswersLargerThanTheSocketBufferIntact) {
+  // An answer is written at once while the socket takes it, then asynchronously: 16 MB
+  // outgrows any send buffer, so the rest goes out as the client reads, and the
+  // connection then serves the next request.
+  std::string big;
+  for (int i = 0; big.size() < (16u << 20); ++i) big += std::to_string(i) + ",";
+  router_.Handle("GET", "/big", [&big](const Request&, Response* resp) { resp->Text(200, big); });
+  Start();
+  TestClient c(server_->port());
+  for (int round = 0; round < 2; ++round) {
+    auto r = c.Do("GET", "/big");
+    ASSERT_EQ(r.status, 200);
+    // Not EXPECT_EQ: a mismatch would print 16 MB twice.
+    EXPECT_TRUE(r.body == big) << "body of " << r.body.size() << " bytes differs";
+    EXPECT_EQ(c.Do("GET", "/hello?name=after").body, "hi after");
+  }
+}
+
 // Opens a raw connection, sends `bytes` and returns what the server answers before it
 // closes the connection.
 std::string SendAndReadUntilClose(int port, const std::string& bytes) {
