@@ -221,17 +221,18 @@ void BM_CreateSeries(benchmark::State& state) {
 }
 BENCHMARK(BM_CreateSeries);
 
-// A sorted Select of every series (16 metrics of node_exporter-like series, created in an
-// order unlike their labels order), each answered by its newest sample: the cost of
-// selecting, pinning, sorting and visiting the series, without decoding.
-void BM_SelectSortedNewest(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
+// Fills a head with n node_exporter-like series spread over `metrics` metric names (in an
+// order unlike their labels order), then times a sorted Select by `m`, each series answered
+// by its newest sample: the cost of selecting, pinning, sorting and visiting the series,
+// without decoding.
+void SelectNewest(benchmark::State& state, int n, int metrics, const model::Matcher& m,
+                  int64_t want) {
   Head h({});
   auto app = h.NewAppender(kDefaultTenant);
   std::vector<model::Labels> series = MakeSeries(n);
   for (int i = 0; i < n; i++) {
     std::vector<model::Label> l = series[i].vec();
-    l[0].value = "node_metric_" + std::to_string(i % 16);
+    l[0].value = "node_metric_" + std::to_string(i % metrics);
     if (!app->Append(0, model::Labels(l), 1000, 1).ok()) state.SkipWithError("append");
   }
   if (!app->Commit().ok()) state.SkipWithError("commit");
@@ -239,45 +240,32 @@ void BM_SelectSortedNewest(benchmark::State& state) {
   hints.start = 1;
   hints.end = 2000;
   hints.newest_only = true;
-  const model::Matchers ms = {
-      model::Matcher::MustMake(model::MatchType::kRegexMatch, "__name__", "node_.+")};
+  const model::Matchers ms = {m};
   for (auto _ : state) {
     auto q = h.NewQuerier(kDefaultTenant, 1, 2000);
     auto set = q->Select(true, hints, ms);
     int64_t seen = 0;
     while (set->Next()) seen++;
-    if (seen != n) state.SkipWithError("series missing");
+    if (seen != want) state.SkipWithError("series missing");
   }
-  state.SetItemsProcessed(state.iterations() * n);
+  state.SetItemsProcessed(state.iterations() * want);
+}
+
+// Every series of 16 metrics, by a regex over the metric name.
+void BM_SelectSortedNewest(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  SelectNewest(state, n, 16,
+               model::Matcher::MustMake(model::MatchType::kRegexMatch, "__name__", "node_.+"), n);
 }
 BENCHMARK(BM_SelectSortedNewest)->Arg(2000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
-// A sorted Select of one metric's 100 series out of a head of n series (n / 100 metrics):
-// what a small dashboard query pays to find its series in a large head.
+// One metric's 100 series out of a head of n series (n / 100 metrics): what a small
+// dashboard query pays to find its series in a large head.
 void BM_SelectOneMetric(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  Head h({});
-  auto app = h.NewAppender(kDefaultTenant);
-  std::vector<model::Labels> series = MakeSeries(n);
-  for (int i = 0; i < n; i++) {
-    std::vector<model::Label> l = series[i].vec();
-    l[0].value = "node_metric_" + std::to_string(i % (n / 100));
-    if (!app->Append(0, model::Labels(l), 1000, 1).ok()) state.SkipWithError("append");
-  }
-  if (!app->Commit().ok()) state.SkipWithError("commit");
-  SelectHints hints;
-  hints.start = 1;
-  hints.end = 2000;
-  hints.newest_only = true;
-  const model::Matchers ms = {
-      model::Matcher::MustMake(model::MatchType::kEqual, "__name__", "node_metric_7")};
-  for (auto _ : state) {
-    auto q = h.NewQuerier(kDefaultTenant, 1, 2000);
-    auto set = q->Select(true, hints, ms);
-    int64_t seen = 0;
-    while (set->Next()) seen++;
-    if (seen != 100) state.SkipWithError("series missing");
-  }
+  SelectNewest(state, n, n / 100,
+               model::Matcher::MustMake(model::MatchType::kEqual, "__name__", "node_metric_7"),
+               100);
 }
 BENCHMARK(BM_SelectOneMetric)->Arg(100000)->Unit(benchmark::kMicrosecond);
 
