@@ -276,6 +276,21 @@ void ExpectBatchMatchesStepByStep(testing::MemStorage& db, const Engine& batched
   }
 }
 
+// Calls check(batched, stepwise) with two engines that differ only in batch_eval, once with
+// each name-removal mode; stops at the first fatal failure.
+template <typename F>
+void ForEachNameRemovalMode(F check) {
+  for (bool delayed : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "delayed=" << delayed);
+    EngineOptions on, off;
+    on.delayed_name_removal = off.delayed_name_removal = delayed;
+    off.batch_eval = false;
+    Engine batched(on), stepwise(off);
+    check(batched, stepwise);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
 // The whole-range path (eval/batch.cc) must give exactly what the step-by-step path gives:
 // same series, same points, same bits, same errors and annotations.
 TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
@@ -364,16 +379,9 @@ TEST(EngineBatchTest, WholeRangeEvaluationMatchesStepByStep) {
       "timestamp(+a_total)",
   };
   BatchCheckCounts counts;
-  for (bool delayed : {false, true}) {
-    EngineOptions on, off;
-    on.delayed_name_removal = off.delayed_name_removal = delayed;
-    off.batch_eval = false;
-    Engine batched(on), stepwise(off);
-    for (const char* q : queries) {
-      SCOPED_TRACE(::testing::Message() << "delayed=" << delayed);
-      ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
-    }
-  }
+  ForEachNameRemovalMode([&](const Engine& batched, const Engine& stepwise) {
+    for (const char* q : queries) ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
+  });
   // The cases above do exercise errors, annotations and real data.
   EXPECT_GT(counts.errors, 0);
   EXPECT_GT(counts.infos, 0);
@@ -419,18 +427,13 @@ TEST(EngineBatchTest, RandomShapesMatchStepByStep) {
     }
   };
   BatchCheckCounts counts;
-  for (bool delayed : {false, true}) {
-    EngineOptions on, off;
-    on.delayed_name_removal = off.delayed_name_removal = delayed;
-    off.batch_eval = false;
-    Engine batched(on), stepwise(off);
+  ForEachNameRemovalMode([&](const Engine& batched, const Engine& stepwise) {
     for (int i = 0; i < 150; ++i) {
-      std::string q = gen(3);
-      SCOPED_TRACE(::testing::Message() << "delayed=" << delayed);
-      ExpectBatchMatchesStepByStep(db, batched, stepwise, q, &counts);
+      ExpectBatchMatchesStepByStep(db, batched, stepwise, gen(3), &counts);
       if (::testing::Test::HasFatalFailure()) return;
     }
-  }
+  });
+  if (::testing::Test::HasFatalFailure()) return;
   EXPECT_GT(counts.errors, 0);
   EXPECT_GT(counts.points, 10000);
 }

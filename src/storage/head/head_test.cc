@@ -402,6 +402,15 @@ TEST(Head, SelectedSeriesOutliveTruncateUntilTheSetIsDropped) {
   EXPECT_EQ(n, 10);
 }
 
+// The labels of every series of `tenant`, from a sorted Select, in the order it gives.
+std::vector<Labels> SortedSelectLabels(Head& h, std::string_view tenant) {
+  auto q = h.NewQuerier(tenant, model::kMinTime, model::kMaxTime);
+  auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".*")});
+  std::vector<Labels> got;
+  while (set->Next()) got.push_back(set->At().labels());
+  return got;
+}
+
 TEST(Head, SortedSelectOrdersByLabelsWithoutTheTenant) {
   Head h({});
   // Upper-case names sort before "__tenant__" and lower-case ones after it, so the tenant
@@ -418,12 +427,8 @@ TEST(Head, SortedSelectOrdersByLabelsWithoutTheTenant) {
   auto app = h.NewAppender("t1");
   for (const Labels& l : series) ASSERT_TRUE(app->Append(0, l, 1000, 1).ok());
   ASSERT_TRUE(app->Commit().ok());
-  auto q = h.NewQuerier("t1", model::kMinTime, model::kMaxTime);
-  auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".+")});
-  std::vector<Labels> got;
-  while (set->Next()) got.push_back(set->At().labels());
   std::sort(series.begin(), series.end());
-  EXPECT_EQ(got, series);
+  EXPECT_EQ(SortedSelectLabels(h, "t1"), series);
 }
 
 TEST(Head, SortedSelectOrdersManyRandomSeriesAsLabelsCompare) {
@@ -450,12 +455,8 @@ TEST(Head, SortedSelectOrdersManyRandomSeriesAsLabelsCompare) {
     ASSERT_TRUE(app->Append(0, l, 1000, 1).ok());
   }
   ASSERT_TRUE(app->Commit().ok());
-  auto q = h.NewQuerier("t1", model::kMinTime, model::kMaxTime);
-  auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".*")});
-  std::vector<Labels> got;
-  while (set->Next()) got.push_back(set->At().labels());
   std::sort(series.begin(), series.end());
-  EXPECT_EQ(got, series);
+  EXPECT_EQ(SortedSelectLabels(h, "t1"), series);
 }
 
 TEST(Head, DeleteHidesSamplesOfMatchingSeries) {
