@@ -351,14 +351,20 @@ TEST(Head, SelectsWithEveryMatcherType) {
             (std::vector<std::string>{"__name__", "b"}));
 }
 
+// Commits series "old" with samples in [0, 10 s) and "new" in [0, 20 s): truncating at
+// 10 s leaves "old" empty.
+void AppendOldAndNew(storage::Appender& app) {
+  for (int64_t t = 0; t < 10000; t += 1000) ASSERT_TRUE(app.Append(0, Series("old"), t, 1).ok());
+  for (int64_t t = 0; t < 20000; t += 1000) ASSERT_TRUE(app.Append(0, Series("new"), t, 1).ok());
+  ASSERT_TRUE(app.Commit().ok());
+}
+
 TEST(Head, TruncateDropsPersistedDataAndCollectsEmptySeries) {
   HeadOptions o;
   o.chunk_range_ms = 10000;
   Head h(o);
   auto app = h.NewAppender(kDefaultTenant);
-  for (int64_t t = 0; t < 10000; t += 1000) ASSERT_TRUE(app->Append(0, Series("old"), t, 1).ok());
-  for (int64_t t = 0; t < 20000; t += 1000) ASSERT_TRUE(app->Append(0, Series("new"), t, 1).ok());
-  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_NO_FATAL_FAILURE(AppendOldAndNew(*app));
   EXPECT_EQ(h.Stats().series, 2);
   EXPECT_EQ(h.Truncate(10000), 1);
   EXPECT_EQ(h.Stats().series, 1);
@@ -380,9 +386,7 @@ TEST(Head, SelectedSeriesOutliveTruncateUntilTheSetIsDropped) {
   o.chunk_range_ms = 10000;
   Head h(o);
   auto app = h.NewAppender(kDefaultTenant);
-  for (int64_t t = 0; t < 10000; t += 1000) ASSERT_TRUE(app->Append(0, Series("old"), t, 1).ok());
-  for (int64_t t = 0; t < 20000; t += 1000) ASSERT_TRUE(app->Append(0, Series("new"), t, 1).ok());
-  ASSERT_TRUE(app->Commit().ok());
+  ASSERT_NO_FATAL_FAILURE(AppendOldAndNew(*app));
   auto q = h.NewQuerier(kDefaultTenant, model::kMinTime, model::kMaxTime);
   auto set = q->Select(true, {}, {Matcher::MustMake(MatchType::kRegexMatch, "__name__", ".+")});
   // The set pins its series, so emptying "old" does not free it under the set; the set
