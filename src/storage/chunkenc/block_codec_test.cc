@@ -226,15 +226,10 @@ TEST(BlockCodec, AppendRangeMatchesNextOnCorruptBytes) {
     ASSERT_TRUE(enc.ok());
     const std::string& good = *enc;
     auto check = [&](std::string_view bad, const std::string& what) {
-      auto want_it = NewIterator(Encoding::kBlock, bad);
-      std::vector<Sample> want;
-      while (want_it->Next()) want.push_back(want_it->At());
-      auto got_it = NewIterator(Encoding::kBlock, bad);
-      std::vector<Sample> got = {{1, 2}};  // AppendRange appends
-      got_it->AppendRange(model::kMinTime, model::kMaxTime, &got);
-      EXPECT_EQ(want_it->Err(), got_it->Err()) << what;
-      want.insert(want.begin(), {1, 2});
-      EXPECT_EQ(want, got) << what;
+      auto d = testutil::DecodeTwoWays(Encoding::kBlock, bad, {{1, 2}});  // AppendRange appends
+      EXPECT_EQ(d.next_err, d.range_err) << what;
+      d.next.insert(d.next.begin(), {1, 2});
+      EXPECT_EQ(d.next, d.range) << what;
     };
     for (size_t cut = 0; cut <= good.size(); ++cut) {
       check(std::string_view(good).substr(0, cut), "kind " + std::to_string(kind) + " cut " + std::to_string(cut));

@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "model/sample.h"
+#include "storage/chunkenc/chunk.h"
 
 namespace vigil::storage::chunkenc::testutil {
 
@@ -116,6 +119,26 @@ inline std::vector<double> NastyValues() {
           18446744073709551615.0,
           -1e-300,
           3.141592653589793};
+}
+
+// A chunk decoded twice, with Next() and with one AppendRange over all time, so that tests
+// and fuzzers can check that AppendRange's own decode loop agrees with Next(), error
+// included. `range` starts as `range_prefix`: AppendRange appends to what it is given.
+struct TwoDecodes {
+  std::vector<model::Sample> next, range;
+  absl::Status next_err, range_err;
+};
+inline TwoDecodes DecodeTwoWays(Encoding enc, std::string_view bytes,
+                                std::vector<model::Sample> range_prefix = {}) {
+  TwoDecodes d;
+  auto next_it = NewIterator(enc, bytes);
+  while (next_it->Next()) d.next.push_back(next_it->At());
+  d.next_err = next_it->Err();
+  d.range = std::move(range_prefix);
+  auto range_it = NewIterator(enc, bytes);
+  range_it->AppendRange(model::kMinTime, model::kMaxTime, &d.range);
+  d.range_err = range_it->Err();
+  return d;
 }
 
 }  // namespace vigil::storage::chunkenc::testutil
